@@ -1,0 +1,391 @@
+//! The pipeline file's schema. Every section may come from any included file; lists are
+//! concatenated in include order.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::analysis::{BudgetKind, Stage, TagCategory, Tier};
+use crate::conversation::Language;
+
+/// Where an entry was written, for error messages a dealership can act on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origin {
+    pub file: String,
+    pub entry: String,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file, self.entry)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    #[serde(default)]
+    pub include: Vec<String>,
+    pub pipeline: Option<PipelineSection>,
+    pub speakers: Option<SpeakerNames>,
+    pub dealership: Option<Dealership>,
+    pub taxonomy: Option<Taxonomy>,
+    #[serde(default, rename = "make")]
+    pub makes: Vec<Make>,
+    #[serde(default, rename = "model")]
+    pub models: Vec<Model>,
+    #[serde(default, rename = "color")]
+    pub colors: Vec<NamedEntity>,
+    #[serde(default, rename = "feature")]
+    pub features: Vec<NamedEntity>,
+    #[serde(default, rename = "dealer")]
+    pub dealers: Vec<NamedEntity>,
+    #[serde(default)]
+    pub language: BTreeMap<String, LanguageLexicon>,
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<SignalRule>,
+    #[serde(default, rename = "fact")]
+    pub facts: Vec<FactRule>,
+    #[serde(default, rename = "role")]
+    pub roles: Vec<RoleRule>,
+    #[serde(default, rename = "tag")]
+    pub tags: Vec<TagRule>,
+    #[serde(default, rename = "budget_band")]
+    pub budget_bands: Vec<BudgetBand>,
+    pub priority: Option<PrioritySection>,
+    #[serde(default, rename = "next_action")]
+    pub next_actions: Vec<NextActionRule>,
+    pub forecast: Option<ForecastSection>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSection {
+    /// Stage names in the order they run.
+    pub stages: Vec<String>,
+    /// Currency when the customer names none, per language.
+    pub default_currency: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeakerNames {
+    pub salesperson: Vec<String>,
+    pub customer: Vec<String>,
+    /// Names that mean the source did not know (diarization output, "unknown").
+    #[serde(default)]
+    pub unknown: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dealership {
+    /// Make ids this store sells; other makes are competitors. Empty: inferred from the
+    /// salesperson's words in each conversation.
+    #[serde(default)]
+    pub makes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Taxonomy {
+    pub preferences: Vec<String>,
+    pub objections: Vec<String>,
+    pub intents: Vec<String>,
+    pub facts: Vec<String>,
+    pub roles: Vec<String>,
+    /// Labels whose output carries a `value` (the entity, or who for obj.approval).
+    pub valued: Vec<String>,
+    /// Internal observations rules can use but the output does not list.
+    #[serde(default)]
+    pub cues: Vec<String>,
+    pub tags: TaxonomyTags,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxonomyTags {
+    pub fact: Vec<String>,
+    pub psychological: Vec<String>,
+    pub behavioral: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Make {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub name_zh: Option<String>,
+    pub aliases: Vec<String>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub name: String,
+    #[serde(default)]
+    pub name_zh: Option<String>,
+    pub make: String,
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub powertrain: Option<String>,
+    #[serde(default)]
+    pub price: Option<f64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedEntity {
+    pub name: String,
+    #[serde(default)]
+    pub name_zh: Option<String>,
+    pub aliases: Vec<String>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// Word lists one language needs besides the per-label rules.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageLexicon {
+    /// Regexes that, shortly before a match in the same clause, negate it ("not", "不").
+    pub negation_before: Vec<String>,
+    /// Regexes that, right after a match, negate it ("SUV就算了", "is out").
+    #[serde(default)]
+    pub negation_after: Vec<String>,
+    /// How far back (in words for English, characters for Chinese) a negation reaches.
+    pub negation_window: usize,
+    /// A customer answer that starts like this says yes to the salesperson's question.
+    pub affirmation: Vec<String>,
+    /// ... and one like this says no, even if an affirmation word appears later.
+    pub rejection: Vec<String>,
+    /// Clause boundaries beyond which negation does not reach.
+    pub clause_breaks: Vec<String>,
+    pub budget: BudgetLexicon,
+    pub entities: EntityLexicon,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetLexicon {
+    /// Words that make a number the customer's budget ("budget", "afford", "预算").
+    pub cues: Vec<String>,
+    /// A salesperson question that makes the customer's next number a budget.
+    pub questions: Vec<String>,
+    pub monthly: Vec<String>,
+    pub down: Vec<String>,
+    pub at_most: Vec<String>,
+    pub at_least: Vec<String>,
+    pub approximately: Vec<String>,
+    /// Numbers in these contexts are not the customer's budget (trade-in values, counter-offers
+    /// to a seller, other people's prices).
+    pub not_budget: Vec<String>,
+    /// The customer takes the salesperson's figure as their own ("that's about my max").
+    pub adopt: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityLexicon {
+    /// Around a model the customer names: it is what they drive now.
+    pub current_vehicle: Vec<String>,
+    /// ... it is someone else's car, not an interest.
+    pub someone_elses: Vec<String>,
+    /// ... it is being compared or shopped elsewhere.
+    pub competitor: Vec<String>,
+    /// Before a feature name: it is missing or disappointing.
+    pub feature_complaint: Vec<String>,
+    /// Greeting phrases that name the store's brand ("welcome to", "欢迎光临").
+    pub store_greeting: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalRule {
+    pub label: String,
+    pub lang: Language,
+    /// Regexes on a customer-side turn.
+    #[serde(default)]
+    pub patterns: Vec<String>,
+    /// Regexes on the salesperson's question; an affirmative customer answer gives the label.
+    #[serde(default)]
+    pub prompts: Vec<String>,
+    /// Regexes that veto the label when they occur in the same turn.
+    #[serde(default)]
+    pub unless: Vec<String>,
+    #[serde(default = "yes")]
+    pub negatable: bool,
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactRule {
+    pub key: String,
+    pub lang: Language,
+    pub patterns: Vec<String>,
+    /// The value to record; without it the pattern's `value` group is used.
+    #[serde(default)]
+    pub value: Option<toml::Value>,
+    #[serde(default = "yes")]
+    pub negatable: bool,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRule {
+    pub id: String,
+    pub lang: Language,
+    /// Regexes with a `who` group; without it the speaker is who.
+    pub patterns: Vec<String>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// A condition over what the analysis found: label ids, fact keys, role ids, cue ids, tag
+/// ids, `budget`, `budget.total|monthly|down` and `companion`, plus metric bounds.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    #[serde(default)]
+    pub any: Vec<String>,
+    #[serde(default)]
+    pub all: Vec<String>,
+    #[serde(default)]
+    pub none: Vec<String>,
+    /// How many of `any` must be present (default 1).
+    #[serde(default)]
+    pub at_least: Option<usize>,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, Bounds>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bounds {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl Bounds {
+    pub fn contains(&self, v: f64) -> bool {
+        self.min.map_or(true, |m| v >= m) && self.max.map_or(true, |m| v <= m)
+    }
+}
+
+// No deny_unknown_fields here: serde does not support it beside `flatten`; the
+// flattened Condition rejects unknown keys instead.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TagRule {
+    pub id: String,
+    pub category: TagCategory,
+    /// The rule's own name, shown beside the tag; defaults to the tag id.
+    #[serde(default)]
+    pub rule: Option<String>,
+    #[serde(flatten)]
+    pub when: Condition,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetBand {
+    pub tag: String,
+    pub currency: String,
+    pub kind: BudgetKind,
+    pub min: f64,
+    pub max: f64,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrioritySection {
+    pub base: f64,
+    pub hot_at: f64,
+    pub warm_at: f64,
+    #[serde(default, rename = "weight")]
+    pub weights: Vec<Weight>,
+    /// Tier rules that win over the score (a deposit is hot whatever else was said).
+    #[serde(default, rename = "tier_rule")]
+    pub tier_rules: Vec<TierRule>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weight {
+    pub signal: String,
+    pub points: f64,
+    pub reason_en: String,
+    pub reason_zh: String,
+}
+
+// No deny_unknown_fields here: serde does not support it beside `flatten`; the
+// flattened Condition rejects unknown keys instead.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TierRule {
+    pub tier: Tier,
+    #[serde(flatten)]
+    pub when: Condition,
+}
+
+// No deny_unknown_fields here: serde does not support it beside `flatten`; the
+// flattened Condition rejects unknown keys instead.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NextActionRule {
+    #[serde(flatten)]
+    pub when: Condition,
+    /// `{who}`, `{model}` and `{competitor}` are filled in from the analysis.
+    pub en: String,
+    pub zh: String,
+    pub due_days: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForecastSection {
+    /// First matching rule gives the stage; none matching gives browsing.
+    #[serde(rename = "stage")]
+    pub stages: Vec<StageRule>,
+    /// Probability of purchase within 30 days at an average score, per stage.
+    pub p30: BTreeMap<String, f64>,
+    /// How far the priority score moves p30 around its stage's base (0 = not at all).
+    pub score_influence: f64,
+    /// A monthly budget becomes a deal value over this many months.
+    pub months_for_monthly: f64,
+    /// Deal value when no budget or priced model is known, per currency.
+    pub default_deal_value: BTreeMap<String, f64>,
+}
+
+// No deny_unknown_fields here: serde does not support it beside `flatten`; the
+// flattened Condition rejects unknown keys instead.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StageRule {
+    pub stage: Stage,
+    #[serde(flatten)]
+    pub when: Condition,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_confidence() -> f64 {
+    0.75
+}

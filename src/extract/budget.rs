@@ -1,0 +1,235 @@
+//! The budget stage: the customer's own budget, the latest and most specific statement first.
+//! A figure is a budget when the customer frames it as one ("my budget", "under", "a month",
+//! "预算", "以内") or answers the salesperson's budget question with it; a salesperson's figure
+//! counts only when the customer adopts it.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+
+use super::lexicon::{compile_any, Lexicon};
+use super::money::{self, Amount};
+use crate::analysis::{Budget, BudgetKind};
+use crate::config::{ConfigError, Origin, PipelineConfig};
+use crate::conversation::{Language, Segment};
+use crate::pipeline::{AnalyzeError, Context, Stage};
+
+struct BudgetCues {
+    lexicon: Lexicon,
+    cues: Option<Regex>,
+    questions: Option<Regex>,
+    monthly: Option<Regex>,
+    down: Option<Regex>,
+    at_most: Option<Regex>,
+    at_least: Option<Regex>,
+    approximately: Option<Regex>,
+    not_budget: Option<Regex>,
+    adopt: Option<Regex>,
+    default_currency: String,
+}
+
+pub struct BudgetStage {
+    languages: HashMap<Language, BudgetCues>,
+}
+
+#[derive(Debug, Clone)]
+struct Statement {
+    kind: BudgetKind,
+    min: Option<f64>,
+    max: Option<f64>,
+    currency: String,
+    confidence: f64,
+    evidence: Vec<usize>,
+}
+
+fn matches(re: &Option<Regex>, text: &str) -> bool {
+    re.as_ref().is_some_and(|r| r.is_match(text))
+}
+
+/// Byte index at most `n` bytes before/after `i`, on a char boundary.
+fn back(text: &str, i: usize, n: usize) -> usize {
+    let mut j = i.saturating_sub(n);
+    while !text.is_char_boundary(j) {
+        j += 1;
+    }
+    j
+}
+fn ahead(text: &str, i: usize, n: usize) -> usize {
+    let mut j = (i + n).min(text.len());
+    while !text.is_char_boundary(j) {
+        j -= 1;
+    }
+    j
+}
+
+/// Plausible sizes of a car budget of each kind, in US-dollar-like units; CNY figures are
+/// about seven times larger.
+fn plausible(kind: BudgetKind, currency: &str, v: f64) -> bool {
+    let k = match currency {
+        "CNY" => 7.0,
+        "JPY" => 150.0,
+        _ => 1.0,
+    };
+    let (lo, hi) = match kind {
+        BudgetKind::Total => (2_000.0, 600_000.0),
+        BudgetKind::Monthly => (50.0, 6_000.0),
+        BudgetKind::Down => (300.0, 300_000.0),
+    };
+    v >= lo * k && v <= hi * k
+}
+
+impl BudgetStage {
+    pub fn build(c: &PipelineConfig) -> Result<Self, ConfigError> {
+        let file = c.path.display().to_string();
+        let mut languages = HashMap::new();
+        for language in [Language::En, Language::Zh] {
+            let l = c.lexicon(language);
+            let b = &l.budget;
+            let at = |entry: &str| Origin { file: file.clone(), entry: format!("language.{}.budget.{entry}", language.code()) };
+            let default_currency = c.pipeline.default_currency.get(language.code()).cloned().unwrap_or_else(|| "USD".into());
+            languages.insert(
+                language,
+                BudgetCues {
+                    lexicon: Lexicon::compile(language, l, &file)?,
+                    cues: compile_any(&b.cues, &at("cues"))?,
+                    questions: compile_any(&b.questions, &at("questions"))?,
+                    monthly: compile_any(&b.monthly, &at("monthly"))?,
+                    down: compile_any(&b.down, &at("down"))?,
+                    at_most: compile_any(&b.at_most, &at("at_most"))?,
+                    at_least: compile_any(&b.at_least, &at("at_least"))?,
+                    approximately: compile_any(&b.approximately, &at("approximately"))?,
+                    not_budget: compile_any(&b.not_budget, &at("not_budget"))?,
+                    adopt: compile_any(&b.adopt, &at("adopt"))?,
+                    default_currency,
+                },
+            );
+        }
+        Ok(BudgetStage { languages })
+    }
+}
+
+impl BudgetCues {
+    /// What the customer says about one figure, or `None` if it is not their budget.
+    /// `adopted`: the figure is the salesperson's and the customer has taken it as theirs.
+    fn read(&self, seg: &Segment, a: &Amount, prompt: Option<&Segment>, lang: Language, adopted: bool) -> Option<Statement> {
+        let text = &seg.text;
+        let clause = self.lexicon.clause(text, a.start, a.end);
+        let around = &text[back(text, a.start, 60)..ahead(text, a.end, 40)];
+        let before = &text[back(text, a.start, 36).max(clause.0)..a.start];
+        let after = &text[a.end..ahead(text, a.end, 18).min(clause.1).max(a.end)];
+        if matches(&self.not_budget, &text[clause.0..clause.1]) || self.lexicon.is_negated(text, a.start, a.end) {
+            return None;
+        }
+        let asked = prompt.is_some_and(|p| matches(&self.questions, &p.text));
+        let near = &text[back(text, a.start, 30)..ahead(text, a.end, 24)];
+        let kind = if matches(&self.down, near) {
+            BudgetKind::Down
+        } else if matches(&self.monthly, near) || (asked && prompt.is_some_and(|p| matches(&self.monthly, &p.text)) && !a.scaled && a.value.hi < 10_000.0) {
+            BudgetKind::Monthly
+        } else {
+            BudgetKind::Total
+        };
+        let at_most = matches(&self.at_most, before) || matches(&self.at_most, after);
+        let at_least = !at_most && (matches(&self.at_least, before) || matches(&self.at_least, after));
+        let approx = matches(&self.approximately, before) || matches(&self.approximately, after);
+        let cue = matches(&self.cues, around);
+        let money_like = a.currency.is_some() || a.scaled || a.ge;
+        let framed = adopted || cue || asked || (kind != BudgetKind::Total && (money_like || at_most || approx))
+            || (money_like && (at_most || at_least));
+        if !framed {
+            return None;
+        }
+
+        let mut value = a.value;
+        if a.ge {
+            value = value.scale(10_000.0);
+        } else if !a.scaled && a.currency.is_none() && kind == BudgetKind::Total {
+            // "under 30", "预算20左右": the thousands (or 万) are understood.
+            let k = if lang == Language::Zh && value.hi < 1_000.0 { 10_000.0 } else { 1_000.0 };
+            if value.hi < 1_000.0 {
+                value = value.scale(k);
+            }
+        }
+        let currency = a.currency.map(str::to_string).unwrap_or_else(|| self.default_currency.clone());
+        if !plausible(kind, &currency, value.lo) || !plausible(kind, &currency, value.hi) {
+            return None;
+        }
+        let (min, max) = if at_most {
+            (None, Some(value.hi))
+        } else if at_least {
+            (Some(value.lo), None)
+        } else {
+            (Some(value.lo), Some(value.hi))
+        };
+        let confidence = if cue && money_like { 0.9 } else if cue || asked { 0.8 } else { 0.65 };
+        Some(Statement { kind, min, max, currency, confidence, evidence: vec![seg.id] })
+    }
+}
+
+impl Stage for BudgetStage {
+    fn name(&self) -> &'static str {
+        "budget"
+    }
+
+    fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
+        let lang = cx.language;
+        let cues = &self.languages[&lang];
+        let segments = &cx.conversation.segments;
+        let mut statements: Vec<Statement> = Vec::new();
+        for (i, seg) in segments.iter().enumerate().filter(|(_, s)| s.speaker.is_customer_side()) {
+            let prompt = cx.conversation.prompt_before(i);
+            let own: Vec<Statement> =
+                money::find(&seg.text, lang).iter().filter_map(|a| cues.read(seg, a, prompt, lang, false)).collect();
+            if let Some(last) = own.into_iter().last() {
+                statements.push(last);
+                continue;
+            }
+            // "OK, that's about my max": the customer takes the salesperson's last figure.
+            if let Some(p) = prompt.filter(|_| matches(&cues.adopt, &seg.text)) {
+                let offered = money::find(&p.text, lang).into_iter().last();
+                if let Some(mut s) = offered.and_then(|a| cues.read(p, &a, None, lang, true)) {
+                    if matches(&cues.at_most, &seg.text) {
+                        s.min = None;
+                    }
+                    s.confidence = 0.6;
+                    s.evidence = vec![p.id, seg.id];
+                    statements.push(s);
+                }
+            }
+        }
+        cx.budget = choose(statements).map(|s| Budget {
+            kind: s.kind,
+            min: s.min,
+            max: s.max,
+            currency: s.currency,
+            confidence: s.confidence,
+            evidence: s.evidence,
+        });
+        Ok(())
+    }
+}
+
+/// A total budget beats a monthly one, which beats a down payment; within a kind the latest
+/// wins, unless it only repeats one bound of an earlier, fuller range.
+fn choose(statements: Vec<Statement>) -> Option<Statement> {
+    let rank = |k: BudgetKind| match k {
+        BudgetKind::Total => 0,
+        BudgetKind::Monthly => 1,
+        BudgetKind::Down => 2,
+    };
+    let best_kind = statements.iter().map(|s| rank(s.kind)).min()?;
+    let mut chosen: Option<Statement> = None;
+    for s in statements.into_iter().filter(|s| rank(s.kind) == best_kind) {
+        chosen = Some(match chosen {
+            Some(prev) if prev.min.is_some() && prev.max.is_some() && prev.min != prev.max
+                && ((s.min.is_none() && s.max == prev.max) || (s.max.is_none() && s.min == prev.min)) =>
+            {
+                let mut kept = prev;
+                kept.evidence.extend(s.evidence);
+                kept
+            }
+            _ => s,
+        });
+    }
+    chosen
+}

@@ -1,0 +1,255 @@
+//! The entities stage: models the customer wants, competitors they weigh, colours, features
+//! they miss, and the car they drive now, from the gazetteers.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+
+use super::gazetteer::{Gazetteer, Hit};
+use super::lexicon::{compile_any, Lexicon};
+use crate::config::{Make, Model, NamedEntity, Origin, PipelineConfig};
+use crate::conversation::{Language, Segment, Speaker};
+use crate::pipeline::{AnalyzeError, Context, Stage};
+
+struct EntityCues {
+    lexicon: Lexicon,
+    current_vehicle: Option<Regex>,
+    someone_elses: Option<Regex>,
+    competitor: Option<Regex>,
+    feature_complaint: Option<Regex>,
+    store_greeting: Option<Regex>,
+}
+
+pub struct EntitiesStage {
+    makes: Vec<Make>,
+    models: Vec<Model>,
+    colors: Vec<NamedEntity>,
+    features: Vec<NamedEntity>,
+    dealers: Vec<NamedEntity>,
+    model_names: Gazetteer,
+    make_names: Gazetteer,
+    color_names: Gazetteer,
+    feature_names: Gazetteer,
+    dealer_names: Gazetteer,
+    home_makes: Vec<usize>,
+    cues: HashMap<Language, EntityCues>,
+}
+
+fn named<'a>(list: &'a [NamedEntity]) -> impl Iterator<Item = (Vec<&'a str>, &'a Origin)> {
+    list.iter().map(|e| {
+        let mut aliases: Vec<&str> = e.aliases.iter().map(String::as_str).collect();
+        aliases.push(&e.name);
+        aliases.extend(e.name_zh.as_deref());
+        (aliases, &e.origin)
+    })
+}
+
+impl EntitiesStage {
+    pub fn build(c: &PipelineConfig) -> Result<Self, crate::config::ConfigError> {
+        let file = c.path.display().to_string();
+        let mut cues = HashMap::new();
+        for language in [Language::En, Language::Zh] {
+            let l = c.lexicon(language);
+            let at = |entry: &str| Origin { file: file.clone(), entry: format!("language.{}.entities.{entry}", language.code()) };
+            let e = &l.entities;
+            cues.insert(
+                language,
+                EntityCues {
+                    lexicon: Lexicon::compile(language, l, &file)?,
+                    current_vehicle: compile_any(&e.current_vehicle, &at("current_vehicle"))?,
+                    someone_elses: compile_any(&e.someone_elses, &at("someone_elses"))?,
+                    competitor: compile_any(&e.competitor, &at("competitor"))?,
+                    feature_complaint: compile_any(&e.feature_complaint, &at("feature_complaint"))?,
+                    store_greeting: compile_any(&e.store_greeting, &at("store_greeting"))?,
+                },
+            );
+        }
+        let model_names = Gazetteer::build(c.models.iter().map(|m| {
+            let mut aliases: Vec<&str> = m.aliases.iter().map(String::as_str).collect();
+            aliases.push(&m.name);
+            aliases.extend(m.name_zh.as_deref());
+            (aliases, &m.origin)
+        }))?;
+        let make_names = Gazetteer::build(c.makes.iter().map(|m| {
+            let mut aliases: Vec<&str> = m.aliases.iter().map(String::as_str).collect();
+            aliases.push(&m.name);
+            aliases.extend(m.name_zh.as_deref());
+            (aliases, &m.origin)
+        }))?;
+        let home_makes = c.dealership.makes.iter().filter_map(|id| c.makes.iter().position(|m| &m.id == id)).collect();
+        Ok(EntitiesStage {
+            model_names,
+            make_names,
+            color_names: Gazetteer::build(named(&c.colors))?,
+            feature_names: Gazetteer::build(named(&c.features))?,
+            dealer_names: Gazetteer::build(named(&c.dealers))?,
+            makes: c.makes.clone(),
+            models: c.models.clone(),
+            colors: c.colors.clone(),
+            features: c.features.clone(),
+            dealers: c.dealers.clone(),
+            home_makes,
+            cues,
+        })
+    }
+
+    fn make_index(&self, id: &str) -> Option<usize> {
+        self.makes.iter().position(|m| m.id == id)
+    }
+
+    fn display(&self, name: &str, name_zh: Option<&str>, lang: Language) -> String {
+        match (lang, name_zh) {
+            (Language::Zh, Some(zh)) => zh.to_string(),
+            _ => name.to_string(),
+        }
+    }
+
+    /// The makes this store sells: configured, else named in the salesperson's greeting, else
+    /// the make the salesperson talks about most.
+    fn infer_home_makes(&self, segments: &[Segment], cues: &EntityCues) -> Vec<usize> {
+        if !self.home_makes.is_empty() {
+            return self.home_makes.clone();
+        }
+        let mut counts: HashMap<usize, usize> = HashMap::new();
+        for seg in segments.iter().filter(|s| s.speaker == Speaker::Salesperson) {
+            let greeting = cues.store_greeting.as_ref().and_then(|r| r.find(&seg.text));
+            for hit in self.make_names.find(&seg.text) {
+                if greeting.is_some_and(|g| hit.start >= g.start() && hit.start <= g.end() + 24) {
+                    return vec![hit.entry];
+                }
+                *counts.entry(hit.entry).or_default() += 1;
+            }
+            for hit in self.model_names.find(&seg.text) {
+                if let Some(make) = self.make_index(&self.models[hit.entry].make) {
+                    *counts.entry(make).or_default() += 1;
+                }
+            }
+        }
+        let best = counts.iter().max_by_key(|&(make, n)| (*n, std::cmp::Reverse(*make)));
+        match best {
+            Some((&make, _)) => vec![make],
+            None => {
+                // No word from the store: the first make the customer names is taken as the one
+                // they came for.
+                segments
+                    .iter()
+                    .filter(|s| s.speaker.is_customer_side())
+                    .flat_map(|s| self.model_names.find(&s.text))
+                    .find_map(|h| self.make_index(&self.models[h.entry].make))
+                    .into_iter()
+                    .collect()
+            }
+        }
+    }
+}
+
+fn near(re: &Option<Regex>, text: &str, clause: (usize, usize)) -> bool {
+    re.as_ref().is_some_and(|r| r.is_match(&text[clause.0..clause.1]))
+}
+
+impl Stage for EntitiesStage {
+    fn name(&self) -> &'static str {
+        "entities"
+    }
+
+    fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
+        let lang = cx.language;
+        let cues = &self.cues[&lang];
+        let lex = &cues.lexicon;
+        let home = self.infer_home_makes(&cx.conversation.segments, cues);
+        let is_home = |make: Option<usize>| home.is_empty() || make.is_some_and(|m| home.contains(&m));
+        let segments = cx.conversation.segments.clone();
+
+        for (index, seg) in segments.iter().enumerate() {
+            let text = &seg.text;
+            if !seg.speaker.is_customer_side() {
+                continue;
+            }
+            let model_hits = self.model_names.find(text);
+            for hit in &model_hits {
+                let clause = lex.clause(text, hit.start, hit.end);
+                let model = &self.models[hit.entry];
+                let make = self.make_index(&model.make);
+                let value = self.display(&model.name, model.name_zh.as_deref(), lang);
+                if near(&cues.current_vehicle, text, (clause.0, hit.end)) {
+                    let said = with_year_before(text, clause.0, hit);
+                    cx.facts.entry("current_vehicle".into()).or_insert_with(|| serde_json::Value::String(said));
+                    cx.fact_evidence.entry("current_vehicle".into()).or_default().push(seg.id);
+                    continue;
+                }
+                if near(&cues.someone_elses, text, (clause.0, hit.start)) || lex.is_negated(text, hit.start, hit.end) {
+                    continue;
+                }
+                if !is_home(make) || near(&cues.competitor, text, clause) && home.is_empty() {
+                    cx.detections.add("obj.competitor", Some(value), 0.75, [seg.id]);
+                } else {
+                    cx.detections.add("pref.model", Some(value), 0.9, [seg.id]);
+                }
+            }
+            // A make named on its own, in a shopping-around clause, is a competitor.
+            for hit in self.make_names.find(text) {
+                let covered = model_hits.iter().any(|m| self.make_index(&self.models[m.entry].make) == Some(hit.entry));
+                let clause = lex.clause(text, hit.start, hit.end);
+                if covered || home.contains(&hit.entry) || !near(&cues.competitor, text, clause) {
+                    continue;
+                }
+                if near(&cues.current_vehicle, text, (clause.0, hit.end)) || lex.is_negated(text, hit.start, hit.end) {
+                    continue;
+                }
+                let make = &self.makes[hit.entry];
+                cx.detections.add("obj.competitor", Some(self.display(&make.name, make.name_zh.as_deref(), lang)), 0.65, [seg.id]);
+            }
+            for hit in self.dealer_names.find(text) {
+                if !lex.is_negated(text, hit.start, hit.end) {
+                    let d = &self.dealers[hit.entry];
+                    cx.detections.add("obj.competitor", Some(self.display(&d.name, d.name_zh.as_deref(), lang)), 0.7, [seg.id]);
+                }
+            }
+            for hit in self.color_names.find(text) {
+                if !lex.is_negated(text, hit.start, hit.end) && !near(&cues.someone_elses, text, lex.clause(text, hit.start, hit.end)) {
+                    let c = &self.colors[hit.entry];
+                    cx.detections.add("pref.color", Some(self.display(&c.name, c.name_zh.as_deref(), lang)), 0.7, [seg.id]);
+                }
+            }
+            for hit in self.feature_names.find(text) {
+                let clause = lex.clause(text, hit.start, hit.end);
+                if near(&cues.feature_complaint, text, clause) {
+                    let f = &self.features[hit.entry];
+                    cx.detections.add("obj.feature", Some(self.display(&f.name, f.name_zh.as_deref(), lang)), 0.7, [seg.id]);
+                }
+            }
+            // "Want to see the Highlander?" — "Sure." : the model offered becomes an interest.
+            if model_hits.is_empty() && lex.affirms(text) {
+                if let Some(prompt) = cx.conversation.prompt_before(index) {
+                    let prompt_id = prompt.id;
+                    for hit in self.model_names.find(&prompt.text) {
+                        let model = &self.models[hit.entry];
+                        if is_home(self.make_index(&model.make)) && prompt.text.trim_end().ends_with(['?', '？']) {
+                            let value = self.display(&model.name, model.name_zh.as_deref(), lang);
+                            cx.detections.add("pref.model", Some(value), 0.6, [seg.id, prompt_id]);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// "a 2013 Altima" → "2013 Altima": the model as said, with its model year if given.
+fn with_year_before(text: &str, clause_start: usize, hit: &Hit) -> String {
+    let head = &text[clause_start..hit.start];
+    let words: Vec<&str> = head.split_whitespace().collect();
+    let mut start = hit.start;
+    for w in words.iter().rev().take(3) {
+        let bare = w.trim_matches(|c: char| !c.is_alphanumeric());
+        let is_year = bare.len() == 4 && bare.starts_with("19") || bare.starts_with("20") && bare.len() == 4 || bare.ends_with("年") || bare.starts_with('\'');
+        if is_year {
+            if let Some(pos) = head.rfind(w) {
+                start = clause_start + pos;
+            }
+            break;
+        }
+    }
+    text[start..hit.end].trim_matches(|c: char| c.is_whitespace() || ",.;".contains(c)).to_string()
+}

@@ -1,0 +1,112 @@
+//! The signal-rules stage: preferences, objections and intents from the pipeline's lexicon.
+//! A rule fires on a customer-side turn that matches one of its patterns outside a negation,
+//! or on a "yes" to a salesperson question that matches one of its prompts.
+
+use std::collections::HashMap;
+
+use regex::{Regex, RegexSet};
+
+use super::lexicon::{compile_any, compile_each, Lexicon};
+use crate::config::{ConfigError, Origin, PipelineConfig};
+use crate::conversation::Language;
+use crate::pipeline::{AnalyzeError, Context, Stage};
+
+struct Rule {
+    label: String,
+    patterns: Vec<Regex>,
+    prompts: Option<Regex>,
+    unless: Option<Regex>,
+    negatable: bool,
+    confidence: f64,
+}
+
+struct LanguageRules {
+    lexicon: Lexicon,
+    rules: Vec<Rule>,
+    /// All patterns of all rules, to find in one pass which rules a turn can fire.
+    any_pattern: RegexSet,
+    rule_of_pattern: Vec<usize>,
+}
+
+pub struct SignalRulesStage {
+    languages: HashMap<Language, LanguageRules>,
+}
+
+impl SignalRulesStage {
+    pub fn build(c: &PipelineConfig) -> Result<Self, ConfigError> {
+        let file = c.path.display().to_string();
+        let mut languages = HashMap::new();
+        for language in [Language::En, Language::Zh] {
+            let mut rules = Vec::new();
+            let mut all_patterns = Vec::new();
+            let mut rule_of_pattern = Vec::new();
+            for r in c.rules.iter().filter(|r| r.lang == language) {
+                for p in &r.patterns {
+                    all_patterns.push(format!("(?i){}", super::lexicon::source(p)));
+                    rule_of_pattern.push(rules.len());
+                }
+                rules.push(Rule {
+                    label: r.label.clone(),
+                    patterns: compile_each(&r.patterns, &r.origin)?,
+                    prompts: compile_any(&r.prompts, &r.origin)?,
+                    unless: compile_any(&r.unless, &r.origin)?,
+                    negatable: r.negatable,
+                    confidence: r.confidence,
+                });
+            }
+            let any_pattern = RegexSet::new(&all_patterns).map_err(|e| ConfigError::Invalid {
+                origin: Origin { file: file.clone(), entry: format!("rules ({})", language.code()) },
+                reason: e.to_string(),
+            })?;
+            languages.insert(
+                language,
+                LanguageRules { lexicon: Lexicon::compile(language, c.lexicon(language), &file)?, rules, any_pattern, rule_of_pattern },
+            );
+        }
+        Ok(SignalRulesStage { languages })
+    }
+}
+
+impl Stage for SignalRulesStage {
+    fn name(&self) -> &'static str {
+        "signals"
+    }
+
+    fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
+        let lr = &self.languages[&cx.language];
+        let conversation = &cx.conversation;
+        for (index, seg) in conversation.segments.iter().enumerate() {
+            if !seg.speaker.is_customer_side() {
+                continue;
+            }
+            let text = &seg.text;
+            let mut candidates: Vec<usize> = lr.any_pattern.matches(text).iter().map(|p| lr.rule_of_pattern[p]).collect();
+            candidates.dedup();
+            for ri in candidates {
+                let rule = &lr.rules[ri];
+                if rule.unless.as_ref().is_some_and(|u| u.is_match(text)) {
+                    continue;
+                }
+                let hit = rule.patterns.iter().flat_map(|p| p.captures_iter(text)).find(|caps| {
+                    let m = caps.get(0).expect("group 0 always exists");
+                    !(rule.negatable && lr.lexicon.is_negated(text, m.start(), m.end()))
+                });
+                if let Some(caps) = hit {
+                    let value = caps.name("who").map(|w| w.as_str().trim().to_string());
+                    cx.detections.add(&rule.label, value, rule.confidence, [seg.id]);
+                }
+            }
+            if !lr.lexicon.affirms(text) {
+                continue;
+            }
+            if let Some(prompt) = conversation.prompt_before(index) {
+                for rule in &lr.rules {
+                    if rule.prompts.as_ref().is_some_and(|p| p.is_match(&prompt.text)) {
+                        cx.detections.add(&rule.label, None, rule.confidence * 0.9, [prompt.id, seg.id]);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,16 @@
+//! dealerscope: car-showroom conversations in, customer profiles out.
+//!
+//! The analysis is a [`pipeline::Pipeline`] of stages read from a pipeline file
+//! (`pipelines/dealership.toml`): reading the transcript, speaker roles, metrics, entities,
+//! budget, signals, facts, roles, tags, priority and forecast.
+
+pub mod analysis;
+pub mod cli;
+pub mod config;
+pub mod conversation;
+pub mod extract;
+pub mod pipeline;
+pub mod profile;
+pub mod render;
+pub mod speakers;
+pub mod transcript;

@@ -1,0 +1,18 @@
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = dealerscope::cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
+    // Quiet the default panic report: the caller gets one line from cli::run instead.
+    std::panic::set_hook(Box::new(|info| tracing::error!("{info}")));
+    match dealerscope::cli::run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

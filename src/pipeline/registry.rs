@@ -1,0 +1,35 @@
+//! Stage names as the pipeline file writes them, and how each is built from the configuration.
+
+use super::Stage;
+use crate::config::{ConfigError, Origin, PipelineConfig};
+use crate::extract::{budget::BudgetStage, entities::EntitiesStage, facts::FactsStage, facts::RolesStage, signals::SignalRulesStage};
+use crate::profile::{forecast::ForecastStage, metrics::MetricsStage, priority::PriorityStage, tags::TagsStage};
+use crate::speakers::{LanguageStage, SpeakerRolesStage, TranscriptStage};
+
+pub const STAGE_NAMES: &[&str] = &[
+    "transcript", "speaker_roles", "language", "metrics", "entities", "budget", "signals", "facts", "roles", "tags", "priority",
+    "forecast",
+];
+
+pub fn build(name: &str, c: &PipelineConfig) -> Result<Box<dyn Stage>, ConfigError> {
+    Ok(match name {
+        "transcript" => Box::new(TranscriptStage),
+        "speaker_roles" => Box::new(SpeakerRolesStage::build(c)),
+        "language" => Box::new(LanguageStage),
+        "metrics" => Box::new(MetricsStage),
+        "entities" => Box::new(EntitiesStage::build(c)?),
+        "budget" => Box::new(BudgetStage::build(c)?),
+        "signals" => Box::new(SignalRulesStage::build(c)?),
+        "facts" => Box::new(FactsStage::build(c)?),
+        "roles" => Box::new(RolesStage::build(c)?),
+        "tags" => Box::new(TagsStage::build(c)),
+        "priority" => Box::new(PriorityStage::build(c)),
+        "forecast" => Box::new(ForecastStage::build(c)),
+        other => {
+            return Err(ConfigError::Invalid {
+                origin: Origin { file: c.path.display().to_string(), entry: "pipeline.stages".into() },
+                reason: format!("unknown stage `{other}` (known: {})", STAGE_NAMES.join(", ")),
+            })
+        }
+    })
+}
