@@ -170,6 +170,10 @@ pub struct LanguageLexicon {
     pub rejection: Vec<String>,
     /// Clause boundaries beyond which negation does not reach.
     pub clause_breaks: Vec<String>,
+    /// People a customer mentions ("my wife", "我老婆"): who a role or approval is, when the
+    /// pattern that found it does not say.
+    #[serde(default)]
+    pub people: Vec<String>,
     pub budget: BudgetLexicon,
     pub entities: EntityLexicon,
 }
@@ -186,6 +190,9 @@ pub struct BudgetLexicon {
     pub at_most: Vec<String>,
     pub at_least: Vec<String>,
     pub approximately: Vec<String>,
+    /// After a figure: a little above it ("30万出头" is 300,000 to 330,000).
+    #[serde(default)]
+    pub just_over: Vec<String>,
     /// Numbers in these contexts are not the customer's budget (trade-in values, counter-offers
     /// to a seller, other people's prices).
     pub not_budget: Vec<String>,
@@ -206,6 +213,18 @@ pub struct EntityLexicon {
     pub feature_complaint: Vec<String>,
     /// Greeting phrases that name the store's brand ("welcome to", "欢迎光临").
     pub store_greeting: Vec<String>,
+    /// Right before a model: it is the customer's own ("my Tacoma", "我那台思域").
+    #[serde(default)]
+    pub possessive: Vec<String>,
+    /// In the sentence: the model is imagined, not wanted ("if I had the money I'd get").
+    #[serde(default)]
+    pub hypothetical: Vec<String>,
+    /// After a model in its sentence: it has been ruled out ("不考虑", "crossed it off").
+    #[serde(default)]
+    pub rejected: Vec<String>,
+    /// In the sentence: a dealer is buying the customer's car, not selling them one.
+    #[serde(default)]
+    pub trade_context: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

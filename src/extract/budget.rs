@@ -23,6 +23,7 @@ struct BudgetCues {
     at_most: Option<Regex>,
     at_least: Option<Regex>,
     approximately: Option<Regex>,
+    just_over: Option<Regex>,
     not_budget: Option<Regex>,
     adopt: Option<Regex>,
     default_currency: String,
@@ -40,26 +41,11 @@ struct Statement {
     currency: String,
     confidence: f64,
     evidence: Vec<usize>,
+    adopted: bool,
 }
 
 fn matches(re: &Option<Regex>, text: &str) -> bool {
     re.as_ref().is_some_and(|r| r.is_match(text))
-}
-
-/// Byte index at most `n` bytes before/after `i`, on a char boundary.
-fn back(text: &str, i: usize, n: usize) -> usize {
-    let mut j = i.saturating_sub(n);
-    while !text.is_char_boundary(j) {
-        j += 1;
-    }
-    j
-}
-fn ahead(text: &str, i: usize, n: usize) -> usize {
-    let mut j = (i + n).min(text.len());
-    while !text.is_char_boundary(j) {
-        j -= 1;
-    }
-    j
 }
 
 /// Plausible sizes of a car budget of each kind, in US-dollar-like units; CNY figures are
@@ -98,6 +84,7 @@ impl BudgetStage {
                     at_most: compile_any(&b.at_most, &at("at_most"))?,
                     at_least: compile_any(&b.at_least, &at("at_least"))?,
                     approximately: compile_any(&b.approximately, &at("approximately"))?,
+                    just_over: compile_any(&b.just_over, &at("just_over"))?,
                     not_budget: compile_any(&b.not_budget, &at("not_budget"))?,
                     adopt: compile_any(&b.adopt, &at("adopt"))?,
                     default_currency,
@@ -108,34 +95,85 @@ impl BudgetStage {
     }
 }
 
+/// Text windows around a figure, in characters: how far bound words ("under", "以内"), kind
+/// words ("a month", "首付") and budget cues reach. Chinese packs a word into fewer characters.
+struct Reach {
+    bound_before: usize,
+    bound_after: usize,
+    kind_before: usize,
+    kind_after: usize,
+    cue_before: usize,
+    cue_after: usize,
+}
+
+fn reach(lang: Language) -> Reach {
+    match lang {
+        Language::En => Reach { bound_before: 36, bound_after: 24, kind_before: 22, kind_after: 14, cue_before: 48, cue_after: 24 },
+        Language::Zh => Reach { bound_before: 8, bound_after: 10, kind_before: 5, kind_after: 4, cue_before: 14, cue_after: 10 },
+    }
+}
+
+/// The byte offset `n` characters before `i` (not before `floor`).
+fn chars_back(text: &str, i: usize, n: usize, floor: usize) -> usize {
+    text[floor..i].char_indices().rev().nth(n.saturating_sub(1)).map_or(floor, |(j, _)| floor + j)
+}
+
+/// The byte offset `n` characters after `i` (not after `ceil`).
+fn chars_ahead(text: &str, i: usize, n: usize, ceil: usize) -> usize {
+    text[i..ceil].char_indices().nth(n).map_or(ceil, |(j, _)| i + j)
+}
+
+/// The sentence around a byte range: budget cues do not reach across a full stop.
+fn sentence(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let stop = |c: char| matches!(c, '.' | '!' | '?' | '。' | '！' | '？');
+    let from = text[..start].char_indices().rev().find(|&(_, c)| stop(c)).map_or(0, |(i, c)| i + c.len_utf8());
+    let to = text[end..].find(stop).map_or(text.len(), |i| end + i);
+    (from, to)
+}
+
 impl BudgetCues {
     /// What the customer says about one figure, or `None` if it is not their budget.
     /// `adopted`: the figure is the salesperson's and the customer has taken it as theirs.
     fn read(&self, seg: &Segment, a: &Amount, prompt: Option<&Segment>, lang: Language, adopted: bool) -> Option<Statement> {
         let text = &seg.text;
+        let r = reach(lang);
         let clause = self.lexicon.clause(text, a.start, a.end);
-        let around = &text[back(text, a.start, 60)..ahead(text, a.end, 40)];
-        let before = &text[back(text, a.start, 36).max(clause.0)..a.start];
-        let after = &text[a.end..ahead(text, a.end, 18).min(clause.1).max(a.end)];
-        if matches(&self.not_budget, &text[clause.0..clause.1]) || self.lexicon.is_negated(text, a.start, a.end) {
+        let sent = sentence(text, a.start, a.end);
+        let before = &text[chars_back(text, a.start, r.bound_before, sent.0)..a.start];
+        let after = &text[a.end..chars_ahead(text, a.end, r.bound_after, sent.1)];
+        let kind_window = &text[chars_back(text, a.start, r.kind_before, clause.0)..chars_ahead(text, a.end, r.kind_after, clause.1)];
+        let cue_window = &text[chars_back(text, a.start, r.cue_before, sent.0)..chars_ahead(text, a.end, r.cue_after, sent.1)];
+
+        let at_most = matches(&self.at_most, before) || matches(&self.at_most, after);
+        let at_least = !at_most && (matches(&self.at_least, before) || matches(&self.at_least, after));
+        let just_over = matches(&self.just_over, after);
+        let approx = matches(&self.approximately, before) || matches(&self.approximately, after);
+        // "no more than 400" is a bound, not a negation; "not 40, more like 30" is.
+        let bounded = at_most || at_least;
+        if matches(&self.not_budget, &text[clause.0..clause.1]) || (!bounded && self.lexicon.is_negated(text, a.start, a.end)) {
             return None;
         }
+        let cue = matches(&self.cues, cue_window);
         let asked = prompt.is_some_and(|p| matches(&self.questions, &p.text));
-        let near = &text[back(text, a.start, 30)..ahead(text, a.end, 24)];
-        let kind = if matches(&self.down, near) {
+        let kind = if matches(&self.down, kind_window) {
             BudgetKind::Down
-        } else if matches(&self.monthly, near) || (asked && prompt.is_some_and(|p| matches(&self.monthly, &p.text)) && !a.scaled && a.value.hi < 10_000.0) {
+        } else if matches(&self.monthly, kind_window)
+            || (asked && prompt.is_some_and(|p| matches(&self.monthly, &p.text)) && !a.scaled && a.value.hi < 10_000.0)
+        {
             BudgetKind::Monthly
         } else {
             BudgetKind::Total
         };
-        let at_most = matches(&self.at_most, before) || matches(&self.at_most, after);
-        let at_least = !at_most && (matches(&self.at_least, before) || matches(&self.at_least, after));
-        let approx = matches(&self.approximately, before) || matches(&self.approximately, after);
-        let cue = matches(&self.cues, around);
+        // A total answering a trade-in or offer question is about that, not the budget.
+        if kind == BudgetKind::Total && !cue && !adopted && prompt.is_some_and(|p| matches(&self.not_budget, &p.text)) {
+            return None;
+        }
         let money_like = a.currency.is_some() || a.scaled || a.ge;
-        let framed = adopted || cue || asked || (kind != BudgetKind::Total && (money_like || at_most || approx))
-            || (money_like && (at_most || at_least));
+        // "a 2012 Accord": a bare year is not money.
+        if !money_like && kind == BudgetKind::Total && a.value.is_exact() && (1980.0..=2035.0).contains(&a.value.lo) {
+            return None;
+        }
+        let framed = adopted || cue || asked || (kind != BudgetKind::Total && (money_like || bounded || approx)) || (money_like && bounded);
         if !framed {
             return None;
         }
@@ -143,18 +181,21 @@ impl BudgetCues {
         let mut value = a.value;
         if a.ge {
             value = value.scale(10_000.0);
-        } else if !a.scaled && a.currency.is_none() && kind == BudgetKind::Total {
-            // "under 30", "预算20左右": the thousands (or 万) are understood.
-            let k = if lang == Language::Zh && value.hi < 1_000.0 { 10_000.0 } else { 1_000.0 };
-            if value.hi < 1_000.0 {
-                value = value.scale(k);
+        } else if !a.scaled && a.currency.is_none() && kind == BudgetKind::Total && value.hi < 1_000.0 {
+            // "baby number three" is not a budget of 3,000.
+            if value.lo < 5.0 {
+                return None;
             }
+            // "under 30", "预算20左右": the thousands (or 万) are understood.
+            value = value.scale(if lang == Language::Zh { 10_000.0 } else { 1_000.0 });
         }
         let currency = a.currency.map(str::to_string).unwrap_or_else(|| self.default_currency.clone());
         if !plausible(kind, &currency, value.lo) || !plausible(kind, &currency, value.hi) {
             return None;
         }
-        let (min, max) = if at_most {
+        let (min, max) = if just_over {
+            (Some(value.lo), Some(value.hi * 1.1))
+        } else if at_most {
             (None, Some(value.hi))
         } else if at_least {
             (Some(value.lo), None)
@@ -162,7 +203,7 @@ impl BudgetCues {
             (Some(value.lo), Some(value.hi))
         };
         let confidence = if cue && money_like { 0.9 } else if cue || asked { 0.8 } else { 0.65 };
-        Some(Statement { kind, min, max, currency, confidence, evidence: vec![seg.id] })
+        Some(Statement { kind, min, max, currency, confidence, evidence: vec![seg.id], adopted })
     }
 }
 
@@ -178,10 +219,9 @@ impl Stage for BudgetStage {
         let mut statements: Vec<Statement> = Vec::new();
         for (i, seg) in segments.iter().enumerate().filter(|(_, s)| s.speaker.is_customer_side()) {
             let prompt = cx.conversation.prompt_before(i);
-            let own: Vec<Statement> =
-                money::find(&seg.text, lang).iter().filter_map(|a| cues.read(seg, a, prompt, lang, false)).collect();
-            if let Some(last) = own.into_iter().last() {
-                statements.push(last);
+            let before = statements.len();
+            statements.extend(money::find(&seg.text, lang).iter().filter_map(|a| cues.read(seg, a, prompt, lang, false)));
+            if statements.len() > before {
                 continue;
             }
             // "OK, that's about my max": the customer takes the salesperson's last figure.
@@ -209,9 +249,13 @@ impl Stage for BudgetStage {
     }
 }
 
-/// A total budget beats a monthly one, which beats a down payment; within a kind the latest
-/// wins, unless it only repeats one bound of an earlier, fuller range.
-fn choose(statements: Vec<Statement>) -> Option<Statement> {
+/// A total budget beats a monthly one, which beats a down payment; the customer's own words
+/// beat a figure they adopted; within that the latest wins, unless it only repeats one bound
+/// of an earlier, fuller range.
+fn choose(mut statements: Vec<Statement>) -> Option<Statement> {
+    if statements.iter().any(|s| !s.adopted) {
+        statements.retain(|s| !s.adopted);
+    }
     let rank = |k: BudgetKind| match k {
         BudgetKind::Total => 0,
         BudgetKind::Monthly => 1,

@@ -18,6 +18,10 @@ struct EntityCues {
     competitor: Option<Regex>,
     feature_complaint: Option<Regex>,
     store_greeting: Option<Regex>,
+    possessive: Option<Regex>,
+    hypothetical: Option<Regex>,
+    rejected: Option<Regex>,
+    trade_context: Option<Regex>,
 }
 
 pub struct EntitiesStage {
@@ -61,6 +65,10 @@ impl EntitiesStage {
                     competitor: compile_any(&e.competitor, &at("competitor"))?,
                     feature_complaint: compile_any(&e.feature_complaint, &at("feature_complaint"))?,
                     store_greeting: compile_any(&e.store_greeting, &at("store_greeting"))?,
+                    possessive: compile_any(&e.possessive.iter().map(|p| format!("(?:{p})$")).collect::<Vec<_>>(), &at("possessive"))?,
+                    hypothetical: compile_any(&e.hypothetical, &at("hypothetical"))?,
+                    rejected: compile_any(&e.rejected, &at("rejected"))?,
+                    trade_context: compile_any(&e.trade_context, &at("trade_context"))?,
                 },
             );
         }
@@ -143,8 +151,26 @@ impl EntitiesStage {
     }
 }
 
+/// The sentence around a byte range.
+fn sentence(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let stop = |c: char| matches!(c, '.' | '!' | '?' | '。' | '！' | '？');
+    let from = text[..start].char_indices().rev().find(|&(_, c)| stop(c)).map_or(0, |(i, c)| i + c.len_utf8());
+    let to = text[end..].find(stop).map_or(text.len(), |i| end + i);
+    (from, to)
+}
+
 fn near(re: &Option<Regex>, text: &str, clause: (usize, usize)) -> bool {
     re.as_ref().is_some_and(|r| r.is_match(&text[clause.0..clause.1]))
+}
+
+impl EntitiesStage {
+    /// The customer names this model in another turn too.
+    fn named_again(&self, segments: &[Segment], index: usize, entry: usize) -> bool {
+        segments
+            .iter()
+            .enumerate()
+            .any(|(i, s)| i != index && s.speaker.is_customer_side() && self.model_names.find(&s.text).iter().any(|h| h.entry == entry))
+    }
 }
 
 impl Stage for EntitiesStage {
@@ -168,22 +194,32 @@ impl Stage for EntitiesStage {
             let model_hits = self.model_names.find(text);
             for hit in &model_hits {
                 let clause = lex.clause(text, hit.start, hit.end);
+                let sent = sentence(text, hit.start, hit.end);
                 let model = &self.models[hit.entry];
                 let make = self.make_index(&model.make);
                 let value = self.display(&model.name, model.name_zh.as_deref(), lang);
-                if near(&cues.current_vehicle, text, (clause.0, hit.end)) {
+                let head = &text[sent.0..hit.start];
+                let owned = cues.possessive.as_ref().is_some_and(|r| r.is_match(head));
+                if owned || near(&cues.current_vehicle, text, (clause.0, hit.end)) {
                     let said = with_year_before(text, clause.0, hit);
                     cx.facts.entry("current_vehicle".into()).or_insert_with(|| serde_json::Value::String(said));
                     cx.fact_evidence.entry("current_vehicle".into()).or_default().push(seg.id);
                     continue;
                 }
-                if near(&cues.someone_elses, text, (clause.0, hit.start)) || lex.is_negated(text, hit.start, hit.end) {
+                let ruled_out = near(&cues.rejected, text, (hit.end, sent.1));
+                if near(&cues.someone_elses, text, (sent.0, hit.start))
+                    || near(&cues.hypothetical, text, sent)
+                    || ruled_out
+                    || lex.is_negated(text, hit.start, hit.end)
+                {
                     continue;
                 }
-                if !is_home(make) || near(&cues.competitor, text, clause) && home.is_empty() {
-                    cx.detections.add("obj.competitor", Some(value), 0.75, [seg.id]);
-                } else {
+                if is_home(make) && !(home.is_empty() && near(&cues.competitor, text, clause)) {
                     cx.detections.add("pref.model", Some(value), 0.9, [seg.id]);
+                } else if near(&cues.competitor, text, sent) || self.named_again(&segments, index, hit.entry) {
+                    // Another make's model counts as a competitor when the customer weighs it
+                    // ("also looking at", "cheaper at") or keeps coming back to it.
+                    cx.detections.add("obj.competitor", Some(value), 0.75, [seg.id]);
                 }
             }
             // A make named on its own, in a shopping-around clause, is a competitor.
@@ -200,7 +236,8 @@ impl Stage for EntitiesStage {
                 cx.detections.add("obj.competitor", Some(self.display(&make.name, make.name_zh.as_deref(), lang)), 0.65, [seg.id]);
             }
             for hit in self.dealer_names.find(text) {
-                if !lex.is_negated(text, hit.start, hit.end) {
+                let sent = sentence(text, hit.start, hit.end);
+                if !lex.is_negated(text, hit.start, hit.end) && !near(&cues.trade_context, text, sent) {
                     let d = &self.dealers[hit.entry];
                     cx.detections.add("obj.competitor", Some(self.display(&d.name, d.name_zh.as_deref(), lang)), 0.7, [seg.id]);
                 }

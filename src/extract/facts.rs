@@ -87,7 +87,7 @@ impl Stage for FactsStage {
 }
 
 pub struct RolesStage {
-    languages: HashMap<Language, Vec<(String, Vec<Regex>)>>,
+    languages: HashMap<Language, (Option<Regex>, Vec<(String, Vec<Regex>)>)>,
 }
 
 impl RolesStage {
@@ -100,7 +100,9 @@ impl RolesStage {
                 .filter(|r| r.lang == language)
                 .map(|r| Ok((r.id.clone(), compile_each(&r.patterns, &r.origin)?)))
                 .collect::<Result<Vec<_>, ConfigError>>()?;
-            languages.insert(language, rules);
+            let origin = crate::config::Origin { file: c.path.display().to_string(), entry: format!("language.{}.people", language.code()) };
+            let people = super::lexicon::compile_any(&c.lexicon(language).people, &origin)?;
+            languages.insert(language, (people, rules));
         }
         Ok(RolesStage { languages })
     }
@@ -113,10 +115,13 @@ impl Stage for RolesStage {
 
     fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
         for seg in cx.conversation.segments.iter().filter(|s| s.speaker.is_customer_side()) {
-            for (id, patterns) in &self.languages[&cx.language] {
+            let (people, rules) = &self.languages[&cx.language];
+            for (id, patterns) in rules {
                 let Some(caps) = patterns.iter().find_map(|p| p.captures(&seg.text)) else { continue };
-                let who = match caps.name("who") {
-                    Some(w) => w.as_str().trim().to_string(),
+                // "This is Jake, my buddy. He's a mechanic": who is the person the turn names.
+                let named = people.as_ref().and_then(|p| p.find(&seg.text)).map(|m| m.as_str().trim().to_string());
+                let who = match caps.name("who").map(|w| w.as_str().trim().to_string()).filter(|w| !matches!(w.to_lowercase().as_str(), "he" | "she" | "they")).or(named) {
+                    Some(w) => w,
                     // "I'm the one paying" said by a companion names the companion.
                     None if seg.speaker == Speaker::Companion => seg.speaker_label.to_lowercase(),
                     None => match cx.language {

