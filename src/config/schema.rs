@@ -241,6 +241,10 @@ pub struct SignalRule {
     /// Regexes that veto the label when they occur in the same turn.
     #[serde(default)]
     pub unless: Vec<String>,
+    /// Regexes that veto the label when the salesperson's turn just before matches: "let's do
+    /// it" answering "want to take it for a spin?" is a test drive, not a commitment.
+    #[serde(default)]
+    pub unless_prompt: Vec<String>,
     #[serde(default = "yes")]
     pub negatable: bool,
     #[serde(default = "default_confidence")]

@@ -134,11 +134,14 @@ fn sentence(text: &str, start: usize, end: usize) -> (usize, usize) {
 impl BudgetCues {
     /// What the customer says about one figure, or `None` if it is not their budget.
     /// `adopted`: the figure is the salesperson's and the customer has taken it as theirs.
-    fn read(&self, seg: &Segment, a: &Amount, prompt: Option<&Segment>, lang: Language, adopted: bool) -> Option<Statement> {
+    /// `neighbours`: where the figures before and after this one are, so that one figure's
+    /// words ("以内", "a month") are not read as another's.
+    fn read(&self, seg: &Segment, a: &Amount, neighbours: (usize, usize), prompt: Option<&Segment>, lang: Language, adopted: bool) -> Option<Statement> {
         let text = &seg.text;
         let r = reach(lang);
         let clause = self.lexicon.clause(text, a.start, a.end);
         let sent = sentence(text, a.start, a.end);
+        let sent = (sent.0.max(neighbours.0), sent.1.min(neighbours.1));
         let before = &text[chars_back(text, a.start, r.bound_before, sent.0)..a.start];
         let after = &text[a.end..chars_ahead(text, a.end, r.bound_after, sent.1)];
         let kind_window = &text[chars_back(text, a.start, r.kind_before, clause.0)..chars_ahead(text, a.end, r.kind_after, clause.1)];
@@ -150,7 +153,9 @@ impl BudgetCues {
         let approx = matches(&self.approximately, before) || matches(&self.approximately, after);
         // "no more than 400" is a bound, not a negation; "not 40, more like 30" is.
         let bounded = at_most || at_least;
-        if matches(&self.not_budget, &text[clause.0..clause.1]) || (!bounded && self.lexicon.is_negated(text, a.start, a.end)) {
+        // An adopted figure is the salesperson's list price by nature; the customer made it theirs.
+        let excluded = !adopted && matches(&self.not_budget, &text[clause.0..clause.1]);
+        if excluded || (!bounded && self.lexicon.is_negated(text, a.start, a.end)) {
             return None;
         }
         let cue = matches(&self.cues, cue_window);
@@ -220,14 +225,19 @@ impl Stage for BudgetStage {
         for (i, seg) in segments.iter().enumerate().filter(|(_, s)| s.speaker.is_customer_side()) {
             let prompt = cx.conversation.prompt_before(i);
             let before = statements.len();
-            statements.extend(money::find(&seg.text, lang).iter().filter_map(|a| cues.read(seg, a, prompt, lang, false)));
+            let amounts = money::find(&seg.text, lang);
+            statements.extend(amounts.iter().enumerate().filter_map(|(k, a)| {
+                let floor = if k > 0 { amounts[k - 1].end } else { 0 };
+                let ceil = amounts.get(k + 1).map_or(seg.text.len(), |n| n.start);
+                cues.read(seg, a, (floor, ceil), prompt, lang, false)
+            }));
             if statements.len() > before {
                 continue;
             }
             // "OK, that's about my max": the customer takes the salesperson's last figure.
             if let Some(p) = prompt.filter(|_| matches(&cues.adopt, &seg.text)) {
                 let offered = money::find(&p.text, lang).into_iter().last();
-                if let Some(mut s) = offered.and_then(|a| cues.read(p, &a, None, lang, true)) {
+                if let Some(mut s) = offered.and_then(|a| cues.read(p, &a, (0, p.text.len()), None, lang, true)) {
                     if matches(&cues.at_most, &seg.text) {
                         s.min = None;
                     }

@@ -151,6 +151,22 @@ impl EntitiesStage {
     }
 }
 
+/// Where the remarks about an entity end: its own clause, plus the short clauses after it that
+/// name nothing new ("GL8我们也看过了，太老气了，不考虑" — but not "…，要SUV，不考虑纯电").
+fn trailing_remarks(text: &str, lex: &Lexicon, from: usize, sentence_end: usize) -> usize {
+    let mut end = lex.clause(text, from, from).1.min(sentence_end);
+    while end < sentence_end {
+        let next_start = end + text[end..].chars().next().map_or(1, char::len_utf8);
+        let next_end = lex.clause(text, next_start.min(sentence_end), next_start.min(sentence_end)).1.min(sentence_end);
+        let clause = &text[next_start.min(next_end)..next_end];
+        if clause.chars().count() > 12 || clause.chars().any(|c| c.is_ascii_alphanumeric()) {
+            break;
+        }
+        end = next_end;
+    }
+    end
+}
+
 /// The sentence around a byte range.
 fn sentence(text: &str, start: usize, end: usize) -> (usize, usize) {
     let stop = |c: char| matches!(c, '.' | '!' | '?' | '。' | '！' | '？');
@@ -206,7 +222,7 @@ impl Stage for EntitiesStage {
                     cx.fact_evidence.entry("current_vehicle".into()).or_default().push(seg.id);
                     continue;
                 }
-                let ruled_out = near(&cues.rejected, text, (hit.end, sent.1));
+                let ruled_out = near(&cues.rejected, text, (hit.end, trailing_remarks(text, lex, hit.end, sent.1)));
                 if near(&cues.someone_elses, text, (sent.0, hit.start))
                     || near(&cues.hypothetical, text, sent)
                     || ruled_out

@@ -16,6 +16,7 @@ struct Rule {
     patterns: Vec<Regex>,
     prompts: Option<Regex>,
     unless: Option<Regex>,
+    unless_prompt: Option<Regex>,
     negatable: bool,
     confidence: f64,
 }
@@ -50,6 +51,7 @@ impl SignalRulesStage {
                     patterns: compile_each(&r.patterns, &r.origin)?,
                     prompts: compile_any(&r.prompts, &r.origin)?,
                     unless: compile_any(&r.unless, &r.origin)?,
+                    unless_prompt: compile_any(&r.unless_prompt, &r.origin)?,
                     negatable: r.negatable,
                     confidence: r.confidence,
                 });
@@ -80,11 +82,14 @@ impl Stage for SignalRulesStage {
                 continue;
             }
             let text = &seg.text;
+            let prompt = conversation.prompt_before(index);
             let mut candidates: Vec<usize> = lr.any_pattern.matches(text).iter().map(|p| lr.rule_of_pattern[p]).collect();
             candidates.dedup();
             for ri in candidates {
                 let rule = &lr.rules[ri];
-                if rule.unless.as_ref().is_some_and(|u| u.is_match(text)) {
+                if rule.unless.as_ref().is_some_and(|u| u.is_match(text))
+                    || rule.unless_prompt.as_ref().zip(prompt).is_some_and(|(u, p)| u.is_match(&p.text))
+                {
                     continue;
                 }
                 let hit = rule.patterns.iter().flat_map(|p| p.captures_iter(text)).find(|caps| {
@@ -99,7 +104,7 @@ impl Stage for SignalRulesStage {
             if !lr.lexicon.affirms(text) {
                 continue;
             }
-            if let Some(prompt) = conversation.prompt_before(index) {
+            if let Some(prompt) = prompt {
                 for rule in &lr.rules {
                     if rule.prompts.as_ref().is_some_and(|p| p.is_match(&prompt.text)) {
                         cx.detections.add(&rule.label, None, rule.confidence * 0.9, [prompt.id, seg.id]);
