@@ -9,7 +9,11 @@ use crate::conversation::Language;
 use crate::pipeline::{AnalyzeOptions, Pipeline};
 
 #[derive(Parser)]
-#[command(name = "dealerscope", version, about = "Turns car-showroom conversations into customer profiles")]
+#[command(
+    name = "dealerscope",
+    version,
+    about = "Turns car-showroom conversations into customer profiles"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -57,12 +61,22 @@ pub fn default_pipeline() -> PathBuf {
         }
     }
     candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(&rel));
-    candidates.iter().find(|p| p.is_file()).cloned().unwrap_or(rel)
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or(rel)
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Analyze { path, pipeline, lang, json, date } => {
+        Command::Analyze {
+            path,
+            pipeline,
+            lang,
+            json,
+            date,
+        } => {
             let pipeline_path = pipeline.unwrap_or_else(default_pipeline);
             let pipeline = Pipeline::load(&pipeline_path).context("cannot load the pipeline")?;
             let options = AnalyzeOptions {
@@ -74,8 +88,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 date,
             };
             // A bug must still end in a one-line error and an empty stdout, never a half document.
-            let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pipeline.analyze_file(&path, &options)))
-                .map_err(|_| anyhow!("internal error while analysing {}", path.display()))??;
+            let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pipeline.analyze_file(&path, &options)
+            }))
+            .map_err(|_| anyhow!("internal error while analysing {}", path.display()))??;
             let out = if json {
                 serde_json::to_string_pretty(&analysis)?
             } else {

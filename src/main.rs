@@ -4,7 +4,9 @@ fn main() -> std::process::ExitCode {
     let cli = dealerscope::cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .init();
     // Quiet the default panic report: the caller gets one line from cli::run instead.
     std::panic::set_hook(Box::new(|info| tracing::error!("{info}")));

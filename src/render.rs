@@ -12,8 +12,16 @@ fn quote(a: &Analysis, evidence: &[usize]) -> String {
         .take(1)
         .map(|s| {
             let text: String = s.text.chars().take(90).collect();
-            let ellipsis = if s.text.chars().count() > 90 { "…" } else { "" };
-            format!("  [{:02}:{:02}] “{text}{ellipsis}”", (s.start / 60.0) as u64, (s.start % 60.0) as u64)
+            let ellipsis = if s.text.chars().count() > 90 {
+                "…"
+            } else {
+                ""
+            };
+            format!(
+                "  [{:02}:{:02}] “{text}{ellipsis}”",
+                (s.start / 60.0) as u64,
+                (s.start % 60.0) as u64
+            )
         })
         .collect()
 }
@@ -24,8 +32,18 @@ fn list(out: &mut String, a: &Analysis, title: &str, signals: &[Signal]) {
     }
     let _ = writeln!(out, "{title}:");
     for s in signals {
-        let value = s.value.as_deref().map(|v| format!(" = {v}")).unwrap_or_default();
-        let _ = writeln!(out, "  {}{value} ({:.0}%){}", s.id, s.confidence * 100.0, quote(a, &s.evidence));
+        let value = s
+            .value
+            .as_deref()
+            .map(|v| format!(" = {v}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}{value} ({:.0}%){}",
+            s.id,
+            s.confidence * 100.0,
+            quote(a, &s.evidence)
+        );
     }
 }
 
@@ -50,7 +68,13 @@ pub fn summary(a: &Analysis) -> String {
                 (Some(lo), None) => format!("from {lo}"),
                 (None, None) => "?".into(),
             };
-            let _ = writeln!(out, "Budget: {range} {} ({:?}){}", b.currency, b.kind, quote(a, &b.evidence));
+            let _ = writeln!(
+                out,
+                "Budget: {range} {} ({:?}){}",
+                b.currency,
+                b.kind,
+                quote(a, &b.evidence)
+            );
         }
         None => out.push_str("Budget: not stated\n"),
     }
@@ -69,9 +93,21 @@ pub fn summary(a: &Analysis) -> String {
         let _ = writeln!(out, "Tags: {}", tags.join(", "));
     }
     let p = &a.priority;
-    let _ = writeln!(out, "Priority: {} ({:?}) — {}", p.score, p.tier, p.reasons.join(", "));
+    let _ = writeln!(
+        out,
+        "Priority: {} ({:?}) — {}",
+        p.score,
+        p.tier,
+        p.reasons.join(", ")
+    );
     let _ = writeln!(out, "Next action: {} (due {})", p.next_action, p.due);
     let f = &a.forecast;
-    let _ = write!(out, "Forecast: {:?}, p30 {:.0}%, expected value {:.0}", f.stage, f.p30 * 100.0, f.expected_value);
+    let _ = write!(
+        out,
+        "Forecast: {:?}, p30 {:.0}%, expected value {:.0}",
+        f.stage,
+        f.p30 * 100.0,
+        f.expected_value
+    );
     out
 }

@@ -9,7 +9,9 @@ use crate::extract::gazetteer::fold;
 use crate::pipeline::{AnalyzeError, Context, Stage};
 use crate::transcript::{self, TranscriptError};
 
-const AUDIO_EXTENSIONS: &[&str] = &["wav", "mp3", "m4a", "aac", "flac", "ogg", "opus", "webm", "mp4"];
+const AUDIO_EXTENSIONS: &[&str] = &[
+    "wav", "mp3", "m4a", "aac", "flac", "ogg", "opus", "webm", "mp4",
+];
 
 /// Reads `.txt` and `.json` transcripts.
 pub struct TranscriptStage;
@@ -24,7 +26,11 @@ impl Stage for TranscriptStage {
             return Ok(()); // an earlier stage (transcription) already produced the turns
         }
         let name = cx.source_name();
-        let ext = std::path::Path::new(&name).extension().and_then(|e| e.to_str()).unwrap_or("").to_lowercase();
+        let ext = std::path::Path::new(&name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_lowercase();
         if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
             return Err(AnalyzeError::Unsupported(format!(
                 "{name}: audio needs a pipeline with a transcription stage, and this build has none; pass a .txt or .json transcript"
@@ -32,7 +38,9 @@ impl Stage for TranscriptStage {
         }
         let text = match &cx.source {
             crate::pipeline::context::Source::File(path) => transcript::read_text_file(path)?,
-            crate::pipeline::context::Source::Text { text, .. } => transcript::decode_text(text.as_bytes(), &name)?,
+            crate::pipeline::context::Source::Text { text, .. } => {
+                transcript::decode_text(text.as_bytes(), &name)?
+            }
         };
         cx.raw_turns = match ext.as_str() {
             "json" => transcript::parse_json(&text, &name)?,
@@ -60,7 +68,11 @@ pub struct SpeakerRolesStage {
 impl SpeakerRolesStage {
     pub fn build(c: &PipelineConfig) -> Self {
         let set = |names: &[String]| names.iter().map(|n| fold(n)).collect();
-        SpeakerRolesStage { salesperson: set(&c.speakers.salesperson), customer: set(&c.speakers.customer), unknown: set(&c.speakers.unknown) }
+        SpeakerRolesStage {
+            salesperson: set(&c.speakers.salesperson),
+            customer: set(&c.speakers.customer),
+            unknown: set(&c.speakers.unknown),
+        }
     }
 
     fn role_of(&self, label: &str) -> Speaker {
@@ -85,7 +97,12 @@ impl Stage for SpeakerRolesStage {
     fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
         let turns = std::mem::take(&mut cx.raw_turns);
         cx.conversation = transcript::to_conversation(turns, |label| self.role_of(label));
-        if !cx.conversation.segments.iter().any(|s| s.speaker == Speaker::Customer) {
+        if !cx
+            .conversation
+            .segments
+            .iter()
+            .any(|s| s.speaker == Speaker::Customer)
+        {
             return Err(AnalyzeError::NoCustomerTurn(cx.source_name()));
         }
         Ok(())
@@ -101,7 +118,9 @@ impl Stage for LanguageStage {
     }
 
     fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
-        cx.language = cx.options.language.unwrap_or_else(|| Language::detect(cx.conversation.segments.iter().map(|s| s.text.as_str())));
+        cx.language = cx.options.language.unwrap_or_else(|| {
+            Language::detect(cx.conversation.segments.iter().map(|s| s.text.as_str()))
+        });
         Ok(())
     }
 }

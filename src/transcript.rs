@@ -13,7 +13,10 @@ pub const MAX_TRANSCRIPT_BYTES: u64 = 32 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum TranscriptError {
     #[error("cannot read {path}: {source}")]
-    Unreadable { path: String, source: std::io::Error },
+    Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0} is empty")]
     Empty(String),
     #[error("{path} is {size} bytes, over the {MAX_TRANSCRIPT_BYTES}-byte limit for a transcript")]
@@ -39,7 +42,10 @@ pub struct RawTurn {
 
 pub fn read_text_file(path: &Path) -> Result<String, TranscriptError> {
     let name = path.display().to_string();
-    let unreadable = |source| TranscriptError::Unreadable { path: name.clone(), source };
+    let unreadable = |source| TranscriptError::Unreadable {
+        path: name.clone(),
+        source,
+    };
     let size = std::fs::metadata(path).map_err(unreadable)?.len();
     if size > MAX_TRANSCRIPT_BYTES {
         return Err(TranscriptError::TooLarge { path: name, size });
@@ -56,7 +62,13 @@ pub fn decode_text(bytes: &[u8], name: &str) -> Result<String, TranscriptError> 
     let utf16 = |be: bool| {
         let units: Vec<u16> = bytes[2..]
             .chunks_exact(2)
-            .map(|c| if be { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) })
+            .map(|c| {
+                if be {
+                    u16::from_be_bytes([c[0], c[1]])
+                } else {
+                    u16::from_le_bytes([c[0], c[1]])
+                }
+            })
             .collect();
         String::from_utf16(&units).map_err(|_| TranscriptError::NotUtf8(name.to_string()))
     };
@@ -68,10 +80,14 @@ pub fn decode_text(bytes: &[u8], name: &str) -> Result<String, TranscriptError> 
                 return Err(TranscriptError::Binary(name.to_string()));
             }
             let body = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes);
-            String::from_utf8(body.to_vec()).map_err(|_| TranscriptError::NotUtf8(name.to_string()))?
+            String::from_utf8(body.to_vec())
+                .map_err(|_| TranscriptError::NotUtf8(name.to_string()))?
         }
     };
-    let control = text.chars().filter(|c| c.is_control() && !c.is_whitespace()).count();
+    let control = text
+        .chars()
+        .filter(|c| c.is_control() && !c.is_whitespace())
+        .count();
     if control * 20 > text.chars().count() {
         return Err(TranscriptError::Binary(name.to_string()));
     }
@@ -102,7 +118,12 @@ pub fn parse_txt(text: &str) -> Vec<RawTurn> {
                     last.text.push(' ');
                     last.text.push_str(rest);
                 }
-                None => turns.push(RawTurn { start: stamp, end: None, speaker: String::new(), text: rest.to_string() }),
+                None => turns.push(RawTurn {
+                    start: stamp,
+                    end: None,
+                    speaker: String::new(),
+                    text: rest.to_string(),
+                }),
             },
         }
     }
@@ -160,8 +181,10 @@ struct JsonSegment {
 }
 
 pub fn parse_json(text: &str, name: &str) -> Result<Vec<RawTurn>, TranscriptError> {
-    let doc: JsonTranscript = serde_json::from_str(text)
-        .map_err(|e| TranscriptError::BadJson { path: name.to_string(), reason: e.to_string() })?;
+    let doc: JsonTranscript = serde_json::from_str(text).map_err(|e| TranscriptError::BadJson {
+        path: name.to_string(),
+        reason: e.to_string(),
+    })?;
     let valid = |t: Option<f64>| t.filter(|v| v.is_finite() && *v >= 0.0);
     Ok(doc
         .segments
@@ -193,8 +216,14 @@ pub fn to_conversation(turns: Vec<RawTurn>, role_of: impl Fn(&str) -> Speaker) -
     let mut clock = 0.0f64;
     for (i, turn) in turns.iter().enumerate() {
         let spoken = turn.text.chars().count() as f64 / chars_per_second(&turn.text);
-        let start = turn.start.unwrap_or(clock).max(if timed { 0.0 } else { clock });
-        let next_start = turns[i + 1..].iter().find_map(|t| t.start).filter(|&n| n > start);
+        let start = turn
+            .start
+            .unwrap_or(clock)
+            .max(if timed { 0.0 } else { clock });
+        let next_start = turns[i + 1..]
+            .iter()
+            .find_map(|t| t.start)
+            .filter(|&n| n > start);
         let end = match (turn.end.filter(|&e| e >= start), next_start) {
             (Some(e), _) => e,
             (None, Some(n)) => n.min(start + spoken.max(0.5)),
@@ -239,10 +268,22 @@ mod tests {
 
     #[test]
     fn decoding_rejects_binary_and_bad_utf8() {
-        assert!(matches!(decode_text(b"\x00\x01\x02abc", "f"), Err(TranscriptError::Binary(_))));
-        assert!(matches!(decode_text(b"Customer: caf\xe9", "f"), Err(TranscriptError::NotUtf8(_))));
-        assert!(matches!(decode_text(b"  \n ", "f"), Err(TranscriptError::Empty(_))));
-        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("客户: 你好".encode_utf16().flat_map(|u| u.to_le_bytes())).collect();
+        assert!(matches!(
+            decode_text(b"\x00\x01\x02abc", "f"),
+            Err(TranscriptError::Binary(_))
+        ));
+        assert!(matches!(
+            decode_text(b"Customer: caf\xe9", "f"),
+            Err(TranscriptError::NotUtf8(_))
+        ));
+        assert!(matches!(
+            decode_text(b"  \n ", "f"),
+            Err(TranscriptError::Empty(_))
+        ));
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("客户: 你好".encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect();
         assert_eq!(decode_text(&utf16, "f").unwrap(), "客户: 你好");
     }
 

@@ -37,36 +37,77 @@ fn english_visit_gives_budget_labels_entities_and_evidence() {
     let a = analyze_json(&path);
     assert_eq!(a["language"], "en");
     let b = &a["budget"];
-    assert_eq!((b["kind"].as_str(), b["min"].as_f64(), b["max"].as_f64(), b["currency"].as_str()),
-        (Some("total"), Some(30000.0), Some(35000.0), Some("USD")));
+    assert_eq!(
+        (
+            b["kind"].as_str(),
+            b["min"].as_f64(),
+            b["max"].as_f64(),
+            b["currency"].as_str()
+        ),
+        (Some("total"), Some(30000.0), Some(35000.0), Some("USD"))
+    );
     let prefs = ids(&a, "preferences");
-    for want in ["pref.body.suv", "pref.powertrain.hybrid", "pref.priority.safety", "pref.model"] {
-        assert!(prefs.contains(&want.to_string()), "missing {want} in {prefs:?}");
+    for want in [
+        "pref.body.suv",
+        "pref.powertrain.hybrid",
+        "pref.priority.safety",
+        "pref.model",
+    ] {
+        assert!(
+            prefs.contains(&want.to_string()),
+            "missing {want} in {prefs:?}"
+        );
     }
-    assert!(!prefs.contains(&"pref.body.mpv".to_string()), "negated minivan must not be a preference");
+    assert!(
+        !prefs.contains(&"pref.body.mpv".to_string()),
+        "negated minivan must not be a preference"
+    );
     assert_eq!(values(&a, "preferences", "pref.model"), vec!["RAV4 Hybrid"]);
     let objections = ids(&a, "objections");
-    assert!(objections.contains(&"obj.approval".to_string()) && objections.contains(&"obj.competitor".to_string()), "{objections:?}");
+    assert!(
+        objections.contains(&"obj.approval".to_string())
+            && objections.contains(&"obj.competitor".to_string()),
+        "{objections:?}"
+    );
     assert_eq!(values(&a, "objections", "obj.approval"), vec!["my mother"]);
     assert!(values(&a, "objections", "obj.competitor").contains(&"CR-V Hybrid".to_string()));
     let intents = ids(&a, "intents");
-    for want in ["intent.test_drive", "intent.negotiation", "intent.financing", "intent.defer"] {
-        assert!(intents.contains(&want.to_string()), "missing {want} in {intents:?}");
+    for want in [
+        "intent.test_drive",
+        "intent.negotiation",
+        "intent.financing",
+        "intent.defer",
+    ] {
+        assert!(
+            intents.contains(&want.to_string()),
+            "missing {want} in {intents:?}"
+        );
     }
     // Every evidence id points at a segment; salesperson figures never become the budget.
     let n = a["segments"].as_array().unwrap().len() as u64;
     for key in ["preferences", "objections", "intents", "tags"] {
         for s in a[key].as_array().unwrap() {
-            assert!(s["evidence"].as_array().unwrap().iter().all(|e| e.as_u64().unwrap() < n));
+            assert!(s["evidence"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e.as_u64().unwrap() < n));
         }
     }
     assert_eq!(a["segments"][2]["speaker"], "companion");
     assert!(a["metrics"]["customer_talk_share"].as_f64().unwrap() > 0.3);
     assert!(["hot", "warm", "cold"].contains(&a["priority"]["tier"].as_str().unwrap()));
     assert!(!a["priority"]["next_action"].as_str().unwrap().is_empty());
-    assert!(a["priority"]["due"].as_str().unwrap().starts_with("2026-11-2"));
+    assert!(a["priority"]["due"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-11-2"));
     let tags = ids(&a, "tags");
-    assert!(tags.contains(&"fact.budget_band.30k_40k".to_string()) && tags.contains(&"beh.brought_companion".to_string()), "{tags:?}");
+    assert!(
+        tags.contains(&"fact.budget_band.30k_40k".to_string())
+            && tags.contains(&"beh.brought_companion".to_string()),
+        "{tags:?}"
+    );
 }
 
 #[test]
@@ -75,18 +116,47 @@ fn mandarin_visit_gives_budget_labels_and_roles() {
     let a = analyze_json(&path);
     assert_eq!(a["language"], "zh");
     let b = &a["budget"];
-    assert_eq!((b["kind"].as_str(), b["min"].as_f64(), b["currency"].as_str()), (Some("total"), Some(200000.0), Some("CNY")));
+    assert_eq!(
+        (
+            b["kind"].as_str(),
+            b["min"].as_f64(),
+            b["currency"].as_str()
+        ),
+        (Some("total"), Some(200000.0), Some("CNY"))
+    );
     let prefs = ids(&a, "preferences");
-    assert!(prefs.contains(&"pref.body.suv".to_string()) && !prefs.contains(&"pref.powertrain.ev".to_string()), "{prefs:?}");
+    assert!(
+        prefs.contains(&"pref.body.suv".to_string())
+            && !prefs.contains(&"pref.powertrain.ev".to_string()),
+        "{prefs:?}"
+    );
     assert_eq!(values(&a, "preferences", "pref.model"), vec!["宋PLUS DM-i"]);
     let objections = ids(&a, "objections");
-    assert!(objections.contains(&"obj.price".to_string()) && objections.contains(&"obj.approval".to_string()), "{objections:?}");
+    assert!(
+        objections.contains(&"obj.price".to_string())
+            && objections.contains(&"obj.approval".to_string()),
+        "{objections:?}"
+    );
     assert!(values(&a, "objections", "obj.competitor").contains(&"理想L6".to_string()));
     let intents = ids(&a, "intents");
-    for want in ["intent.test_drive", "intent.quote", "intent.negotiation", "intent.financing", "intent.defer"] {
-        assert!(intents.contains(&want.to_string()), "missing {want} in {intents:?}");
+    for want in [
+        "intent.test_drive",
+        "intent.quote",
+        "intent.negotiation",
+        "intent.financing",
+        "intent.defer",
+    ] {
+        assert!(
+            intents.contains(&want.to_string()),
+            "missing {want} in {intents:?}"
+        );
     }
-    let roles: Vec<&str> = a["roles"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = a["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     assert!(roles.contains(&"role.primary_driver"), "{roles:?}");
     assert!(a["facts"]["usage.commute"].is_string());
 }
@@ -111,8 +181,16 @@ fn plain_output_is_a_readable_summary() {
     let (_dir, path) = write_temp("visit.txt", EN_VISIT.as_bytes());
     let run = dealerscope(&["analyze", path.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("Budget: 30000–35000 USD"), "{}", run.stdout);
-    assert!(run.stdout.contains("Next action:") && run.stdout.contains("“"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Budget: 30000–35000 USD"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Next action:") && run.stdout.contains("“"),
+        "{}",
+        run.stdout
+    );
 }
 
 /// Bad input: non-zero exit, one line on stderr, nothing on stdout.
@@ -120,9 +198,22 @@ fn assert_rejected(name: &str, content: &[u8], reason: &str) {
     let (_dir, path) = write_temp(name, content);
     let run = dealerscope(&["analyze", path.to_str().unwrap(), "--json"]);
     assert_ne!(run.code, 0, "{name} was accepted");
-    assert!(run.stdout.is_empty(), "{name}: stdout must be empty, got {}", run.stdout);
-    assert_eq!(run.stderr.trim().lines().count(), 1, "{name}: one line expected: {}", run.stderr);
-    assert!(run.stderr.contains(reason), "{name}: `{}` does not say `{reason}`", run.stderr);
+    assert!(
+        run.stdout.is_empty(),
+        "{name}: stdout must be empty, got {}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stderr.trim().lines().count(),
+        1,
+        "{name}: one line expected: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(reason),
+        "{name}: `{}` does not say `{reason}`",
+        run.stderr
+    );
 }
 
 #[test]
@@ -131,19 +222,35 @@ fn bad_input_is_a_clear_one_line_error() {
     assert_rejected("blank.txt", b"  \n\n ", "is empty");
     assert_rejected("binary.txt", &[0u8, 159, 146, 150, 0, 1, 2, 3], "binary");
     assert_rejected("latin1.txt", b"Customer: caf\xe9 and cr\xe8me", "not UTF-8");
-    assert_rejected("sales-only.txt", b"Salesperson: Hello?\nSalesperson: Anyone there?\n", "no customer turn");
-    assert_rejected("broken.json", b"{\"segments\": [{\"start\": 0", "not a valid transcript JSON");
+    assert_rejected(
+        "sales-only.txt",
+        b"Salesperson: Hello?\nSalesperson: Anyone there?\n",
+        "no customer turn",
+    );
+    assert_rejected(
+        "broken.json",
+        b"{\"segments\": [{\"start\": 0",
+        "not a valid transcript JSON",
+    );
     assert_rejected("notes.docx", b"Customer: hi", "unsupported file type");
     assert_rejected("visit.m4a", b"\x00\x00\x00\x18ftypM4A ", "audio");
     let run = dealerscope(&["analyze", "/nonexistent/visit.txt", "--json"]);
     assert_ne!(run.code, 0);
-    assert!(run.stdout.is_empty() && run.stderr.contains("cannot read"), "{}", run.stderr);
+    assert!(
+        run.stdout.is_empty() && run.stderr.contains("cannot read"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn utf16_and_bom_transcripts_are_accepted() {
     let mut utf16 = vec![0xFF, 0xFE];
-    utf16.extend("客户: 我想看看SUV\n".encode_utf16().flat_map(|u| u.to_le_bytes()));
+    utf16.extend(
+        "客户: 我想看看SUV\n"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes()),
+    );
     let (_d, path) = write_temp("u16.txt", &utf16);
     assert!(ids(&analyze_json(&path), "preferences").contains(&"pref.body.suv".to_string()));
     let (_d2, path2) = write_temp("bom.txt", b"\xEF\xBB\xBFCustomer: we want a pickup\n");

@@ -10,16 +10,80 @@ use std::sync::OnceLock;
 
 fn pipeline() -> &'static Pipeline {
     static P: OnceLock<Pipeline> = OnceLock::new();
-    P.get_or_init(|| Pipeline::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/dealership.toml")).unwrap())
+    P.get_or_init(|| {
+        Pipeline::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/dealership.toml"),
+        )
+        .unwrap()
+    })
 }
 
 /// Text built from the pieces that trip parsers: numerals, units, punctuation, multibyte marks.
 fn showroom_text() -> impl Strategy<Value = String> {
     let piece = prop::sample::select(vec![
-        "二", "十", "万", "千", "两", "几", "多", "零", "点", "五", "左右", "以内", "出头", "个", "块", "月供", "首付", "预算",
-        "，", "。", "？", "…", " ", "$", "35", ",000", "k", "grand", "thirty", "-", "five", "hundred", "a month", "down",
-        "under", "between", "and", "to", "not", "no more than", "high", "twenties", "budget", "SUV", "RAV4", "荣放", "不", "要",
-        "’", "é", "🚗", "\t", "0", "9", ".", "w", "·", "宋PLUS", "Honda", "over at", "my wife", "老婆", "商量",
+        "二",
+        "十",
+        "万",
+        "千",
+        "两",
+        "几",
+        "多",
+        "零",
+        "点",
+        "五",
+        "左右",
+        "以内",
+        "出头",
+        "个",
+        "块",
+        "月供",
+        "首付",
+        "预算",
+        "，",
+        "。",
+        "？",
+        "…",
+        " ",
+        "$",
+        "35",
+        ",000",
+        "k",
+        "grand",
+        "thirty",
+        "-",
+        "five",
+        "hundred",
+        "a month",
+        "down",
+        "under",
+        "between",
+        "and",
+        "to",
+        "not",
+        "no more than",
+        "high",
+        "twenties",
+        "budget",
+        "SUV",
+        "RAV4",
+        "荣放",
+        "不",
+        "要",
+        "’",
+        "é",
+        "🚗",
+        "\t",
+        "0",
+        "9",
+        ".",
+        "w",
+        "·",
+        "宋PLUS",
+        "Honda",
+        "over at",
+        "my wife",
+        "老婆",
+        "商量",
     ]);
     prop::collection::vec(piece, 0..40).prop_map(|v| v.concat())
 }

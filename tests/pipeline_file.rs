@@ -9,7 +9,10 @@ use dealerscope::pipeline::{AnalyzeOptions, Pipeline};
 
 /// A pipeline that includes the shipped one and adds `extra`.
 fn extended(extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let body = format!("include = [{:?}]\n{extra}", pipeline_path().display().to_string());
+    let body = format!(
+        "include = [{:?}]\n{extra}",
+        pipeline_path().display().to_string()
+    );
     write_temp("store.toml", body.as_bytes())
 }
 
@@ -24,31 +27,51 @@ fn load_error(extra: &str) -> String {
 #[test]
 fn shipped_pipeline_loads() {
     let p = Pipeline::load(&pipeline_path()).expect("shipped pipeline is valid");
-    assert!(p.stage_names().starts_with(&["transcript", "speaker_roles"]));
+    assert!(p
+        .stage_names()
+        .starts_with(&["transcript", "speaker_roles"]));
 }
 
 #[test]
 fn unknown_label_names_file_and_entry() {
-    let e = load_error("[[rule]]\nlabel = \"pref.body.suvv\"\nlang = \"en\"\npatterns = ['suvv']\n");
-    assert!(e.contains("store.toml") && e.contains("rule #1 (pref.body.suvv)") && e.contains("unknown label"), "{e}");
+    let e =
+        load_error("[[rule]]\nlabel = \"pref.body.suvv\"\nlang = \"en\"\npatterns = ['suvv']\n");
+    assert!(
+        e.contains("store.toml")
+            && e.contains("rule #1 (pref.body.suvv)")
+            && e.contains("unknown label"),
+        "{e}"
+    );
 }
 
 #[test]
 fn rule_naming_a_missing_signal_is_an_error() {
-    let e = load_error("[[tag]]\nid = \"psy.hesitant\"\ncategory = \"psychological\"\nany = [\"intent.maybe\"]\n");
-    assert!(e.contains("tag #1 (psy.hesitant)") && e.contains("intent.maybe"), "{e}");
+    let e = load_error(
+        "[[tag]]\nid = \"psy.hesitant\"\ncategory = \"psychological\"\nany = [\"intent.maybe\"]\n",
+    );
+    assert!(
+        e.contains("tag #1 (psy.hesitant)") && e.contains("intent.maybe"),
+        "{e}"
+    );
     let e = load_error("[[tag]]\nid = \"psy.hesitant\"\ncategory = \"psychological\"\nmetrics = { talk_time = { min = 1 } }\n");
     assert!(e.contains("unknown metric `talk_time`"), "{e}");
 }
 
 #[test]
 fn malformed_weight_and_regex_are_errors() {
-    let e = load_error("[[rule]]\nlabel = \"pref.body.suv\"\nlang = \"en\"\npatterns = ['(unclosed']\n");
-    assert!(e.contains("rule #1 (pref.body.suv)") && e.contains("bad pattern"), "{e}");
+    let e = load_error(
+        "[[rule]]\nlabel = \"pref.body.suv\"\nlang = \"en\"\npatterns = ['(unclosed']\n",
+    );
+    assert!(
+        e.contains("rule #1 (pref.body.suv)") && e.contains("bad pattern"),
+        "{e}"
+    );
     let (_dir, path) = write_temp("p.toml", b"[priority]\nbase = \"lots\"\n");
     let e = PipelineConfig::load(&path).unwrap_err().to_string();
     assert!(e.contains("p.toml") && e.contains("base"), "{e}");
-    let e = load_error("[[rule]]\nlabel = \"pref.body.suv\"\nlang = \"en\"\npatterns = ['x']\nconfidence = 7\n");
+    let e = load_error(
+        "[[rule]]\nlabel = \"pref.body.suv\"\nlang = \"en\"\npatterns = ['x']\nconfidence = 7\n",
+    );
     assert!(e.contains("confidence 7"), "{e}");
 }
 
@@ -57,7 +80,10 @@ fn a_section_set_twice_and_unknown_stage_are_errors() {
     let e = load_error("[priority]\nbase = 1\nhot_at = 2\nwarm_at = 1\n");
     assert!(e.contains("`priority` is set again"), "{e}");
     let (_dir, path) = write_temp("cycle.toml", b"include = [\"cycle.toml\"]\n");
-    assert!(PipelineConfig::load(&path).unwrap_err().to_string().contains("includes itself"));
+    assert!(PipelineConfig::load(&path)
+        .unwrap_err()
+        .to_string()
+        .contains("includes itself"));
 }
 
 #[test]
@@ -66,22 +92,44 @@ fn a_dealership_adds_a_model_without_rebuilding() {
     let (_dir, path) = extended(extra);
     let pipeline = Pipeline::load(&path).unwrap();
     let a = pipeline
-        .analyze_text("t.txt", "Salesperson: Welcome to Toyota!\nCustomer: I came to see the Zephyr.\n", &AnalyzeOptions::default())
+        .analyze_text(
+            "t.txt",
+            "Salesperson: Welcome to Toyota!\nCustomer: I came to see the Zephyr.\n",
+            &AnalyzeOptions::default(),
+        )
         .unwrap();
-    assert!(a.preferences.iter().any(|p| p.id == "pref.model" && p.value.as_deref() == Some("Zephyr X9")));
+    assert!(a
+        .preferences
+        .iter()
+        .any(|p| p.id == "pref.model" && p.value.as_deref() == Some("Zephyr X9")));
 }
 
 #[test]
 fn a_weight_change_moves_the_score() {
     let text = "Salesperson: Hi\nCustomer: Can I test drive it?\n";
-    let base = Pipeline::load(&pipeline_path()).unwrap().analyze_text("t.txt", text, &AnalyzeOptions::default()).unwrap();
+    let base = Pipeline::load(&pipeline_path())
+        .unwrap()
+        .analyze_text("t.txt", text, &AnalyzeOptions::default())
+        .unwrap();
     let mut config = PipelineConfig::load(&pipeline_path()).unwrap();
-    for w in config.priority.weights.iter_mut().filter(|w| w.signal == "intent.test_drive") {
+    for w in config
+        .priority
+        .weights
+        .iter_mut()
+        .filter(|w| w.signal == "intent.test_drive")
+    {
         w.points += 20.0;
     }
-    let heavier = Pipeline::from_config(config).unwrap().analyze_text("t.txt", text, &AnalyzeOptions::default()).unwrap();
+    let heavier = Pipeline::from_config(config)
+        .unwrap()
+        .analyze_text("t.txt", text, &AnalyzeOptions::default())
+        .unwrap();
     assert_eq!(heavier.priority.score, base.priority.score + 20);
-    assert!(heavier.priority.reasons.iter().any(|r| r.contains("test drive")));
+    assert!(heavier
+        .priority
+        .reasons
+        .iter()
+        .any(|r| r.contains("test drive")));
 }
 
 /// Every id of the product contract (taxonomy.md) is in the shipped taxonomy.
@@ -89,35 +137,106 @@ fn a_weight_change_moves_the_score() {
 fn contract_label_ids_are_all_present() {
     let c = PipelineConfig::load(&pipeline_path()).unwrap();
     let t = &c.taxonomy;
-    let all: Vec<&String> = t.preferences.iter().chain(&t.objections).chain(&t.intents).chain(&t.facts).chain(&t.roles)
-        .chain(&t.tags.fact).chain(&t.tags.psychological).chain(&t.tags.behavioral).collect();
+    let all: Vec<&String> = t
+        .preferences
+        .iter()
+        .chain(&t.objections)
+        .chain(&t.intents)
+        .chain(&t.facts)
+        .chain(&t.roles)
+        .chain(&t.tags.fact)
+        .chain(&t.tags.psychological)
+        .chain(&t.tags.behavioral)
+        .collect();
     let contract = [
-        "pref.body.sedan", "pref.body.suv", "pref.body.mpv", "pref.body.pickup", "pref.body.hatchback", "pref.body.coupe",
-        "pref.powertrain.ev", "pref.powertrain.hybrid", "pref.powertrain.gasoline", "pref.powertrain.diesel",
-        "pref.priority.safety", "pref.priority.fuel_economy", "pref.priority.space", "pref.priority.performance",
-        "pref.priority.technology", "pref.priority.comfort", "pref.priority.reliability", "pref.priority.value",
-        "pref.priority.design", "pref.priority.brand", "pref.model", "pref.color",
-        "obj.price", "obj.financing", "obj.trade_in", "obj.competitor", "obj.timing", "obj.approval", "obj.feature",
-        "obj.availability", "obj.running_cost", "obj.trust",
-        "intent.test_drive", "intent.quote", "intent.financing", "intent.trade_in_appraisal", "intent.availability",
-        "intent.negotiation", "intent.timeline_near", "intent.commitment", "intent.browsing", "intent.defer",
-        "household.size", "household.children", "current_vehicle", "usage.commute", "purchase.timeline", "payment.method",
-        "role.decision_maker", "role.primary_driver", "role.influencer",
-        "psy.price_sensitive", "psy.safety_conscious", "psy.tech_enthusiast", "psy.eco_minded", "psy.family_oriented",
-        "psy.performance_seeker", "psy.brand_loyal", "psy.hesitant", "psy.decisive", "psy.skeptical",
-        "beh.test_drove", "beh.repeat_visit", "beh.requested_quote", "beh.brought_companion", "beh.high_engagement",
-        "beh.long_visit", "beh.gone_quiet",
+        "pref.body.sedan",
+        "pref.body.suv",
+        "pref.body.mpv",
+        "pref.body.pickup",
+        "pref.body.hatchback",
+        "pref.body.coupe",
+        "pref.powertrain.ev",
+        "pref.powertrain.hybrid",
+        "pref.powertrain.gasoline",
+        "pref.powertrain.diesel",
+        "pref.priority.safety",
+        "pref.priority.fuel_economy",
+        "pref.priority.space",
+        "pref.priority.performance",
+        "pref.priority.technology",
+        "pref.priority.comfort",
+        "pref.priority.reliability",
+        "pref.priority.value",
+        "pref.priority.design",
+        "pref.priority.brand",
+        "pref.model",
+        "pref.color",
+        "obj.price",
+        "obj.financing",
+        "obj.trade_in",
+        "obj.competitor",
+        "obj.timing",
+        "obj.approval",
+        "obj.feature",
+        "obj.availability",
+        "obj.running_cost",
+        "obj.trust",
+        "intent.test_drive",
+        "intent.quote",
+        "intent.financing",
+        "intent.trade_in_appraisal",
+        "intent.availability",
+        "intent.negotiation",
+        "intent.timeline_near",
+        "intent.commitment",
+        "intent.browsing",
+        "intent.defer",
+        "household.size",
+        "household.children",
+        "current_vehicle",
+        "usage.commute",
+        "purchase.timeline",
+        "payment.method",
+        "role.decision_maker",
+        "role.primary_driver",
+        "role.influencer",
+        "psy.price_sensitive",
+        "psy.safety_conscious",
+        "psy.tech_enthusiast",
+        "psy.eco_minded",
+        "psy.family_oriented",
+        "psy.performance_seeker",
+        "psy.brand_loyal",
+        "psy.hesitant",
+        "psy.decisive",
+        "psy.skeptical",
+        "beh.test_drove",
+        "beh.repeat_visit",
+        "beh.requested_quote",
+        "beh.brought_companion",
+        "beh.high_engagement",
+        "beh.long_visit",
+        "beh.gone_quiet",
     ];
     for id in contract {
-        assert!(all.iter().any(|a| a.as_str() == id), "contract id {id} missing from the taxonomy");
+        assert!(
+            all.iter().any(|a| a.as_str() == id),
+            "contract id {id} missing from the taxonomy"
+        );
     }
     // Every label has at least one rule in each language (entity labels come from gazetteers).
     for id in t.preferences.iter().chain(&t.objections).chain(&t.intents) {
         if t.valued.contains(id) && id != "obj.approval" {
             continue;
         }
-        for lang in [dealerscope::conversation::Language::En, dealerscope::conversation::Language::Zh] {
-            assert!(c.rules.iter().any(|r| &r.label == id && r.lang == lang), "no {lang:?} rule for {id}");
+        for lang in [
+            dealerscope::conversation::Language::En,
+            dealerscope::conversation::Language::Zh,
+        ] {
+            assert!(
+                c.rules.iter().any(|r| &r.label == id && r.lang == lang),
+                "no {lang:?} rule for {id}"
+            );
         }
     }
 }

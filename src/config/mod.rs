@@ -13,13 +13,20 @@ use crate::conversation::Language;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read pipeline file {path}: {source}")]
-    Unreadable { path: String, source: std::io::Error },
+    Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {reason}")]
     Syntax { path: String, reason: String },
     #[error("{path}: includes itself (through {chain})")]
     IncludeCycle { path: String, chain: String },
     #[error("{path}: `{section}` is set again (first set in {first})")]
-    Duplicate { path: String, section: String, first: String },
+    Duplicate {
+        path: String,
+        section: String,
+        first: String,
+    },
     #[error("pipeline {path} has no `{section}` section in it or its includes")]
     Missing { path: String, section: String },
     #[error("{origin}: {reason}")]
@@ -78,39 +85,101 @@ struct Merged {
     lists: PipelineFile,
 }
 
-fn load_into(path: &Path, merged: &mut Merged, chain: &mut Vec<PathBuf>) -> Result<(), ConfigError> {
+fn load_into(
+    path: &Path,
+    merged: &mut Merged,
+    chain: &mut Vec<PathBuf>,
+) -> Result<(), ConfigError> {
     let display = path.display().to_string();
     let canonical = path
         .canonicalize()
-        .map_err(|source| ConfigError::Unreadable { path: display.clone(), source })?;
+        .map_err(|source| ConfigError::Unreadable {
+            path: display.clone(),
+            source,
+        })?;
     if chain.contains(&canonical) {
-        let chain = chain.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" → ");
-        return Err(ConfigError::IncludeCycle { path: display, chain });
+        let chain = chain
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" → ");
+        return Err(ConfigError::IncludeCycle {
+            path: display,
+            chain,
+        });
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Unreadable { path: display.clone(), source })?;
-    let mut file: PipelineFile =
-        toml::from_str(&text).map_err(|e| ConfigError::Syntax { path: display.clone(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+        path: display.clone(),
+        source,
+    })?;
+    let mut file: PipelineFile = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+        path: display.clone(),
+        reason: e.to_string(),
+    })?;
     stamp_origins(&mut file, &display);
 
-    fn set_once<T>(slot: &mut Option<(T, String)>, value: Option<T>, section: &str, path: &str) -> Result<(), ConfigError> {
+    fn set_once<T>(
+        slot: &mut Option<(T, String)>,
+        value: Option<T>,
+        section: &str,
+        path: &str,
+    ) -> Result<(), ConfigError> {
         if let Some(value) = value {
             if let Some((_, first)) = slot {
-                return Err(ConfigError::Duplicate { path: path.into(), section: section.into(), first: first.clone() });
+                return Err(ConfigError::Duplicate {
+                    path: path.into(),
+                    section: section.into(),
+                    first: first.clone(),
+                });
             }
             *slot = Some((value, path.to_string()));
         }
         Ok(())
     }
-    set_once(&mut merged.pipeline, file.pipeline.take(), "pipeline", &display)?;
-    set_once(&mut merged.speakers, file.speakers.take(), "speakers", &display)?;
-    set_once(&mut merged.dealership, file.dealership.take(), "dealership", &display)?;
-    set_once(&mut merged.taxonomy, file.taxonomy.take(), "taxonomy", &display)?;
-    set_once(&mut merged.priority, file.priority.take(), "priority", &display)?;
-    set_once(&mut merged.forecast, file.forecast.take(), "forecast", &display)?;
+    set_once(
+        &mut merged.pipeline,
+        file.pipeline.take(),
+        "pipeline",
+        &display,
+    )?;
+    set_once(
+        &mut merged.speakers,
+        file.speakers.take(),
+        "speakers",
+        &display,
+    )?;
+    set_once(
+        &mut merged.dealership,
+        file.dealership.take(),
+        "dealership",
+        &display,
+    )?;
+    set_once(
+        &mut merged.taxonomy,
+        file.taxonomy.take(),
+        "taxonomy",
+        &display,
+    )?;
+    set_once(
+        &mut merged.priority,
+        file.priority.take(),
+        "priority",
+        &display,
+    )?;
+    set_once(
+        &mut merged.forecast,
+        file.forecast.take(),
+        "forecast",
+        &display,
+    )?;
     for (lang, lexicon) in std::mem::take(&mut file.language) {
         let mut slot = merged.languages.remove(&lang);
-        set_once(&mut slot, Some(lexicon), &format!("language.{lang}"), &display)?;
+        set_once(
+            &mut slot,
+            Some(lexicon),
+            &format!("language.{lang}"),
+            &display,
+        )?;
         merged.languages.insert(lang, slot.expect("just set"));
     }
 
@@ -138,14 +207,21 @@ fn load_into(path: &Path, merged: &mut Merged, chain: &mut Vec<PathBuf>) -> Resu
 }
 
 fn stamp_origins(file: &mut PipelineFile, path: &str) {
-    let origin = |kind: &str, i: usize, name: &str| Origin { file: path.to_string(), entry: format!("{kind} #{} ({name})", i + 1) };
+    let origin = |kind: &str, i: usize, name: &str| Origin {
+        file: path.to_string(),
+        entry: format!("{kind} #{} ({name})", i + 1),
+    };
     for (i, m) in file.makes.iter_mut().enumerate() {
         m.origin = origin("make", i, &m.id);
     }
     for (i, m) in file.models.iter_mut().enumerate() {
         m.origin = origin("model", i, &m.name);
     }
-    for (kind, list) in [("color", &mut file.colors), ("feature", &mut file.features), ("dealer", &mut file.dealers)] {
+    for (kind, list) in [
+        ("color", &mut file.colors),
+        ("feature", &mut file.features),
+        ("dealer", &mut file.dealers),
+    ] {
         for (i, e) in list.iter_mut().enumerate() {
             e.origin = origin(kind, i, &e.name);
         }
@@ -169,7 +245,10 @@ fn stamp_origins(file: &mut PipelineFile, path: &str) {
 
 impl Merged {
     fn finish(self, path: &Path) -> Result<PipelineConfig, ConfigError> {
-        let missing = |section: &str| ConfigError::Missing { path: path.display().to_string(), section: section.into() };
+        let missing = |section: &str| ConfigError::Missing {
+            path: path.display().to_string(),
+            section: section.into(),
+        };
         let mut languages = BTreeMap::new();
         for (code, (lexicon, file)) in self.languages {
             let lang = match code.as_str() {
@@ -177,7 +256,10 @@ impl Merged {
                 "zh" => Language::Zh,
                 _ => {
                     return Err(ConfigError::Invalid {
-                        origin: Origin { file, entry: format!("language.{code}") },
+                        origin: Origin {
+                            file,
+                            entry: format!("language.{code}"),
+                        },
                         reason: "supported languages are en and zh".into(),
                     })
                 }

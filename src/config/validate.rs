@@ -4,40 +4,77 @@
 use std::collections::HashSet;
 
 use super::{Condition, ConfigError, Origin, PipelineConfig};
-use crate::conversation::Language;
 use crate::analysis::TagCategory;
+use crate::conversation::Language;
 use crate::profile::metrics::METRIC_NAMES;
 
 /// Names a condition may use besides the taxonomy's ids.
-pub const DERIVED_NAMES: &[&str] = &["budget", "budget.total", "budget.monthly", "budget.down", "companion"];
+pub const DERIVED_NAMES: &[&str] = &[
+    "budget",
+    "budget.total",
+    "budget.monthly",
+    "budget.down",
+    "companion",
+];
 
-const STAGES: &[&str] = &["browsing", "considering", "negotiating", "committed", "won", "lost"];
+const STAGES: &[&str] = &[
+    "browsing",
+    "considering",
+    "negotiating",
+    "committed",
+    "won",
+    "lost",
+];
 
 pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
     let file = c.path.display().to_string();
-    let at = |entry: String| Origin { file: file.clone(), entry };
+    let at = |entry: String| Origin {
+        file: file.clone(),
+        entry,
+    };
     let invalid = |origin: Origin, reason: String| Err(ConfigError::Invalid { origin, reason });
 
     for lang in [Language::En, Language::Zh] {
         if !c.languages.contains_key(&lang) {
-            return invalid(at(format!("language.{lang:?}").to_lowercase()), "missing: both en and zh lexicons are required".into());
+            return invalid(
+                at(format!("language.{lang:?}").to_lowercase()),
+                "missing: both en and zh lexicons are required".into(),
+            );
         }
     }
     for (lang, code) in &c.pipeline.default_currency {
         if !is_currency(code) {
-            return invalid(at(format!("pipeline.default_currency.{lang}")), format!("`{code}` is not an ISO 4217 code"));
+            return invalid(
+                at(format!("pipeline.default_currency.{lang}")),
+                format!("`{code}` is not an ISO 4217 code"),
+            );
         }
     }
 
     let t = &c.taxonomy;
     let mut labels = HashSet::new();
-    for id in t.preferences.iter().chain(&t.objections).chain(&t.intents).chain(&t.cues) {
+    for id in t
+        .preferences
+        .iter()
+        .chain(&t.objections)
+        .chain(&t.intents)
+        .chain(&t.cues)
+    {
         if !labels.insert(id.as_str()) {
-            return invalid(at("taxonomy".into()), format!("label `{id}` is listed twice"));
+            return invalid(
+                at("taxonomy".into()),
+                format!("label `{id}` is listed twice"),
+            );
         }
     }
-    let tag_ids: HashSet<&str> =
-        t.tags.fact.iter().chain(&t.tags.psychological).chain(&t.tags.behavioral).map(String::as_str).collect();
+    let tag_ids: HashSet<&str> = t
+        .tags
+        .fact
+        .iter()
+        .chain(&t.tags.psychological)
+        .chain(&t.tags.behavioral)
+        .map(String::as_str)
+        .collect();
     let mut known: HashSet<&str> = labels.clone();
     known.extend(t.facts.iter().map(String::as_str));
     known.extend(t.roles.iter().map(String::as_str));
@@ -52,17 +89,29 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
     let check = |origin: &Origin, when: &Condition| -> Result<(), ConfigError> {
         for name in when.any.iter().chain(&when.all).chain(&when.none) {
             if !known.contains(name.as_str()) {
-                return invalid(origin.clone(), format!("unknown signal `{name}` (not in the taxonomy)"));
+                return invalid(
+                    origin.clone(),
+                    format!("unknown signal `{name}` (not in the taxonomy)"),
+                );
             }
         }
         for metric in when.metrics.keys() {
             if !METRIC_NAMES.contains(&metric.as_str()) {
-                return invalid(origin.clone(), format!("unknown metric `{metric}` (known: {})", METRIC_NAMES.join(", ")));
+                return invalid(
+                    origin.clone(),
+                    format!(
+                        "unknown metric `{metric}` (known: {})",
+                        METRIC_NAMES.join(", ")
+                    ),
+                );
             }
         }
         if let Some(n) = when.at_least {
             if n == 0 || n > when.any.len() {
-                return invalid(origin.clone(), format!("at_least = {n} but `any` lists {}", when.any.len()));
+                return invalid(
+                    origin.clone(),
+                    format!("at_least = {n} but `any` lists {}", when.any.len()),
+                );
             }
         }
         Ok(())
@@ -73,17 +122,27 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
         if !make_ids.contains(m.make.as_str()) {
             return invalid(m.origin.clone(), format!("unknown make `{}`", m.make));
         }
-        for (field, value, prefix) in [("body", &m.body, "pref.body."), ("powertrain", &m.powertrain, "pref.powertrain.")] {
+        for (field, value, prefix) in [
+            ("body", &m.body, "pref.body."),
+            ("powertrain", &m.powertrain, "pref.powertrain."),
+        ] {
             if let Some(v) = value {
                 if !labels.contains(format!("{prefix}{v}").as_str()) {
-                    return invalid(m.origin.clone(), format!("{field} `{v}` has no label {prefix}{v}"));
+                    return invalid(
+                        m.origin.clone(),
+                        format!("{field} `{v}` has no label {prefix}{v}"),
+                    );
                 }
             }
         }
         match (&m.price, &m.currency) {
-            (Some(p), _) if !(p.is_finite() && *p > 0.0) => return invalid(m.origin.clone(), "price must be positive".into()),
+            (Some(p), _) if !(p.is_finite() && *p > 0.0) => {
+                return invalid(m.origin.clone(), "price must be positive".into())
+            }
             (Some(_), None) => return invalid(m.origin.clone(), "a price needs a currency".into()),
-            (_, Some(cur)) if !is_currency(cur) => return invalid(m.origin.clone(), format!("`{cur}` is not an ISO 4217 code")),
+            (_, Some(cur)) if !is_currency(cur) => {
+                return invalid(m.origin.clone(), format!("`{cur}` is not an ISO 4217 code"))
+            }
             _ => {}
         }
     }
@@ -95,13 +154,19 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
 
     for r in &c.rules {
         if !labels.contains(r.label.as_str()) {
-            return invalid(r.origin.clone(), format!("unknown label `{}` (not in the taxonomy)", r.label));
+            return invalid(
+                r.origin.clone(),
+                format!("unknown label `{}` (not in the taxonomy)", r.label),
+            );
         }
         if r.patterns.is_empty() && r.prompts.is_empty() {
             return invalid(r.origin.clone(), "needs patterns or prompts".into());
         }
         if !(0.0..=1.0).contains(&r.confidence) {
-            return invalid(r.origin.clone(), format!("confidence {} is outside [0, 1]", r.confidence));
+            return invalid(
+                r.origin.clone(),
+                format!("confidence {} is outside [0, 1]", r.confidence),
+            );
         }
     }
     for f in &c.facts {
@@ -121,22 +186,41 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
             TagCategory::Behavioral => &t.tags.behavioral,
         };
         if !listed.contains(&tag.id) {
-            return invalid(tag.origin.clone(), format!("tag `{}` is not a {:?} tag of the taxonomy", tag.id, tag.category));
+            return invalid(
+                tag.origin.clone(),
+                format!(
+                    "tag `{}` is not a {:?} tag of the taxonomy",
+                    tag.id, tag.category
+                ),
+            );
         }
         check(&tag.origin, &tag.when)?;
     }
     for b in &c.budget_bands {
         if !t.tags.fact.contains(&b.tag) {
-            return invalid(b.origin.clone(), format!("`{}` is not a fact tag of the taxonomy", b.tag));
+            return invalid(
+                b.origin.clone(),
+                format!("`{}` is not a fact tag of the taxonomy", b.tag),
+            );
         }
-        if !is_currency(&b.currency) || !(b.min < b.max) {
-            return invalid(b.origin.clone(), "needs an ISO currency and min < max".into());
+        if !is_currency(&b.currency) || b.min.partial_cmp(&b.max) != Some(std::cmp::Ordering::Less)
+        {
+            return invalid(
+                b.origin.clone(),
+                "needs an ISO currency and min < max".into(),
+            );
         }
     }
 
     let p = &c.priority;
     if !(p.hot_at > p.warm_at && p.base.is_finite()) {
-        return invalid(at("priority".into()), format!("hot_at ({}) must be above warm_at ({})", p.hot_at, p.warm_at));
+        return invalid(
+            at("priority".into()),
+            format!(
+                "hot_at ({}) must be above warm_at ({})",
+                p.hot_at, p.warm_at
+            ),
+        );
     }
     for (i, w) in p.weights.iter().enumerate() {
         let origin = at(format!("priority.weight #{} ({})", i + 1, w.signal));
@@ -144,7 +228,10 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
             return invalid(origin, format!("unknown signal `{}`", w.signal));
         }
         if !w.points.is_finite() || w.points.abs() > 100.0 {
-            return invalid(origin, format!("points {} must be a number between -100 and 100", w.points));
+            return invalid(
+                origin,
+                format!("points {} must be a number between -100 and 100", w.points),
+            );
         }
     }
     for (i, r) in p.tier_rules.iter().enumerate() {
@@ -164,16 +251,27 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
     }
     for (stage, p) in &f.p30 {
         if !STAGES.contains(&stage.as_str()) || !(0.0..=1.0).contains(p) {
-            return invalid(at(format!("forecast.p30.{stage}")), "needs a known stage and a probability in [0, 1]".into());
+            return invalid(
+                at(format!("forecast.p30.{stage}")),
+                "needs a known stage and a probability in [0, 1]".into(),
+            );
         }
     }
     for stage in STAGES {
         if !f.p30.contains_key(*stage) {
-            return invalid(at("forecast.p30".into()), format!("no probability for stage `{stage}`"));
+            return invalid(
+                at("forecast.p30".into()),
+                format!("no probability for stage `{stage}`"),
+            );
         }
     }
-    if !(0.0..=1.0).contains(&f.score_influence) || !(f.months_for_monthly > 0.0) {
-        return invalid(at("forecast".into()), "score_influence must be in [0, 1] and months_for_monthly positive".into());
+    if !(0.0..=1.0).contains(&f.score_influence)
+        || f.months_for_monthly.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+    {
+        return invalid(
+            at("forecast".into()),
+            "score_influence must be in [0, 1] and months_for_monthly positive".into(),
+        );
     }
     Ok(())
 }

@@ -71,8 +71,16 @@ impl BudgetStage {
         for language in [Language::En, Language::Zh] {
             let l = c.lexicon(language);
             let b = &l.budget;
-            let at = |entry: &str| Origin { file: file.clone(), entry: format!("language.{}.budget.{entry}", language.code()) };
-            let default_currency = c.pipeline.default_currency.get(language.code()).cloned().unwrap_or_else(|| "USD".into());
+            let at = |entry: &str| Origin {
+                file: file.clone(),
+                entry: format!("language.{}.budget.{entry}", language.code()),
+            };
+            let default_currency = c
+                .pipeline
+                .default_currency
+                .get(language.code())
+                .cloned()
+                .unwrap_or_else(|| "USD".into());
             languages.insert(
                 language,
                 BudgetCues {
@@ -108,25 +116,50 @@ struct Reach {
 
 fn reach(lang: Language) -> Reach {
     match lang {
-        Language::En => Reach { bound_before: 36, bound_after: 24, kind_before: 22, kind_after: 14, cue_before: 48, cue_after: 24 },
-        Language::Zh => Reach { bound_before: 8, bound_after: 10, kind_before: 5, kind_after: 4, cue_before: 14, cue_after: 10 },
+        Language::En => Reach {
+            bound_before: 36,
+            bound_after: 24,
+            kind_before: 22,
+            kind_after: 14,
+            cue_before: 48,
+            cue_after: 24,
+        },
+        Language::Zh => Reach {
+            bound_before: 8,
+            bound_after: 10,
+            kind_before: 5,
+            kind_after: 4,
+            cue_before: 14,
+            cue_after: 10,
+        },
     }
 }
 
 /// The byte offset `n` characters before `i` (not before `floor`).
 fn chars_back(text: &str, i: usize, n: usize, floor: usize) -> usize {
-    text[floor..i].char_indices().rev().nth(n.saturating_sub(1)).map_or(floor, |(j, _)| floor + j)
+    text[floor..i]
+        .char_indices()
+        .rev()
+        .nth(n.saturating_sub(1))
+        .map_or(floor, |(j, _)| floor + j)
 }
 
 /// The byte offset `n` characters after `i` (not after `ceil`).
 fn chars_ahead(text: &str, i: usize, n: usize, ceil: usize) -> usize {
-    text[i..ceil].char_indices().nth(n).map_or(ceil, |(j, _)| i + j)
+    text[i..ceil]
+        .char_indices()
+        .nth(n)
+        .map_or(ceil, |(j, _)| i + j)
 }
 
 /// The sentence around a byte range: budget cues do not reach across a full stop.
 fn sentence(text: &str, start: usize, end: usize) -> (usize, usize) {
     let stop = |c: char| matches!(c, '.' | '!' | '?' | '。' | '！' | '？');
-    let from = text[..start].char_indices().rev().find(|&(_, c)| stop(c)).map_or(0, |(i, c)| i + c.len_utf8());
+    let from = text[..start]
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| stop(c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let to = text[end..].find(stop).map_or(text.len(), |i| end + i);
     (from, to)
 }
@@ -136,7 +169,15 @@ impl BudgetCues {
     /// `adopted`: the figure is the salesperson's and the customer has taken it as theirs.
     /// `neighbours`: where the figures before and after this one are, so that one figure's
     /// words ("以内", "a month") are not read as another's.
-    fn read(&self, seg: &Segment, a: &Amount, neighbours: (usize, usize), prompt: Option<&Segment>, lang: Language, adopted: bool) -> Option<Statement> {
+    fn read(
+        &self,
+        seg: &Segment,
+        a: &Amount,
+        neighbours: (usize, usize),
+        prompt: Option<&Segment>,
+        lang: Language,
+        adopted: bool,
+    ) -> Option<Statement> {
         let text = &seg.text;
         let r = reach(lang);
         let clause = self.lexicon.clause(text, a.start, a.end);
@@ -144,11 +185,14 @@ impl BudgetCues {
         let sent = (sent.0.max(neighbours.0), sent.1.min(neighbours.1));
         let before = &text[chars_back(text, a.start, r.bound_before, sent.0)..a.start];
         let after = &text[a.end..chars_ahead(text, a.end, r.bound_after, sent.1)];
-        let kind_window = &text[chars_back(text, a.start, r.kind_before, clause.0)..chars_ahead(text, a.end, r.kind_after, clause.1)];
-        let cue_window = &text[chars_back(text, a.start, r.cue_before, sent.0)..chars_ahead(text, a.end, r.cue_after, sent.1)];
+        let kind_window = &text[chars_back(text, a.start, r.kind_before, clause.0)
+            ..chars_ahead(text, a.end, r.kind_after, clause.1)];
+        let cue_window = &text[chars_back(text, a.start, r.cue_before, sent.0)
+            ..chars_ahead(text, a.end, r.cue_after, sent.1)];
 
         let at_most = matches(&self.at_most, before) || matches(&self.at_most, after);
-        let at_least = !at_most && (matches(&self.at_least, before) || matches(&self.at_least, after));
+        let at_least =
+            !at_most && (matches(&self.at_least, before) || matches(&self.at_least, after));
         let just_over = matches(&self.just_over, after);
         let approx = matches(&self.approximately, before) || matches(&self.approximately, after);
         // "no more than 400" is a bound, not a negation; "not 40, more like 30" is.
@@ -163,22 +207,37 @@ impl BudgetCues {
         let kind = if matches(&self.down, kind_window) {
             BudgetKind::Down
         } else if matches(&self.monthly, kind_window)
-            || (asked && prompt.is_some_and(|p| matches(&self.monthly, &p.text)) && !a.scaled && a.value.hi < 10_000.0)
+            || (asked
+                && prompt.is_some_and(|p| matches(&self.monthly, &p.text))
+                && !a.scaled
+                && a.value.hi < 10_000.0)
         {
             BudgetKind::Monthly
         } else {
             BudgetKind::Total
         };
         // A total answering a trade-in or offer question is about that, not the budget.
-        if kind == BudgetKind::Total && !cue && !adopted && prompt.is_some_and(|p| matches(&self.not_budget, &p.text)) {
+        if kind == BudgetKind::Total
+            && !cue
+            && !adopted
+            && prompt.is_some_and(|p| matches(&self.not_budget, &p.text))
+        {
             return None;
         }
         let money_like = a.currency.is_some() || a.scaled || a.ge;
         // "a 2012 Accord": a bare year is not money.
-        if !money_like && kind == BudgetKind::Total && a.value.is_exact() && (1980.0..=2035.0).contains(&a.value.lo) {
+        if !money_like
+            && kind == BudgetKind::Total
+            && a.value.is_exact()
+            && (1980.0..=2035.0).contains(&a.value.lo)
+        {
             return None;
         }
-        let framed = adopted || cue || asked || (kind != BudgetKind::Total && (money_like || bounded || approx)) || (money_like && bounded);
+        let framed = adopted
+            || cue
+            || asked
+            || (kind != BudgetKind::Total && (money_like || bounded || approx))
+            || (money_like && bounded);
         if !framed {
             return None;
         }
@@ -186,15 +245,26 @@ impl BudgetCues {
         let mut value = a.value;
         if a.ge {
             value = value.scale(10_000.0);
-        } else if !a.scaled && a.currency.is_none() && kind == BudgetKind::Total && value.hi < 1_000.0 {
+        } else if !a.scaled
+            && a.currency.is_none()
+            && kind == BudgetKind::Total
+            && value.hi < 1_000.0
+        {
             // "baby number three" is not a budget of 3,000.
             if value.lo < 5.0 {
                 return None;
             }
             // "under 30", "预算20左右": the thousands (or 万) are understood.
-            value = value.scale(if lang == Language::Zh { 10_000.0 } else { 1_000.0 });
+            value = value.scale(if lang == Language::Zh {
+                10_000.0
+            } else {
+                1_000.0
+            });
         }
-        let currency = a.currency.map(str::to_string).unwrap_or_else(|| self.default_currency.clone());
+        let currency = a
+            .currency
+            .map(str::to_string)
+            .unwrap_or_else(|| self.default_currency.clone());
         if !plausible(kind, &currency, value.lo) || !plausible(kind, &currency, value.hi) {
             return None;
         }
@@ -207,8 +277,22 @@ impl BudgetCues {
         } else {
             (Some(value.lo), Some(value.hi))
         };
-        let confidence = if cue && money_like { 0.9 } else if cue || asked { 0.8 } else { 0.65 };
-        Some(Statement { kind, min, max, currency, confidence, evidence: vec![seg.id], adopted })
+        let confidence = if cue && money_like {
+            0.9
+        } else if cue || asked {
+            0.8
+        } else {
+            0.65
+        };
+        Some(Statement {
+            kind,
+            min,
+            max,
+            currency,
+            confidence,
+            evidence: vec![seg.id],
+            adopted,
+        })
     }
 }
 
@@ -222,7 +306,11 @@ impl Stage for BudgetStage {
         let cues = &self.languages[&lang];
         let segments = &cx.conversation.segments;
         let mut statements: Vec<Statement> = Vec::new();
-        for (i, seg) in segments.iter().enumerate().filter(|(_, s)| s.speaker.is_customer_side()) {
+        for (i, seg) in segments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.speaker.is_customer_side())
+        {
             let prompt = cx.conversation.prompt_before(i);
             let before = statements.len();
             let amounts = money::find(&seg.text, lang);
@@ -237,7 +325,9 @@ impl Stage for BudgetStage {
             // "OK, that's about my max": the customer takes the salesperson's last figure.
             if let Some(p) = prompt.filter(|_| matches(&cues.adopt, &seg.text)) {
                 let offered = money::find(&p.text, lang).into_iter().last();
-                if let Some(mut s) = offered.and_then(|a| cues.read(p, &a, (0, p.text.len()), None, lang, true)) {
+                if let Some(mut s) =
+                    offered.and_then(|a| cues.read(p, &a, (0, p.text.len()), None, lang, true))
+                {
                     if matches(&cues.at_most, &seg.text) {
                         s.min = None;
                     }
@@ -275,8 +365,12 @@ fn choose(mut statements: Vec<Statement>) -> Option<Statement> {
     let mut chosen: Option<Statement> = None;
     for s in statements.into_iter().filter(|s| rank(s.kind) == best_kind) {
         chosen = Some(match chosen {
-            Some(prev) if prev.min.is_some() && prev.max.is_some() && prev.min != prev.max
-                && ((s.min.is_none() && s.max == prev.max) || (s.max.is_none() && s.min == prev.min)) =>
+            Some(prev)
+                if prev.min.is_some()
+                    && prev.max.is_some()
+                    && prev.min != prev.max
+                    && ((s.min.is_none() && s.max == prev.max)
+                        || (s.max.is_none() && s.min == prev.min)) =>
             {
                 let mut kept = prev;
                 kept.evidence.extend(s.evidence);

@@ -39,7 +39,7 @@ pub struct EntitiesStage {
     cues: HashMap<Language, EntityCues>,
 }
 
-fn named<'a>(list: &'a [NamedEntity]) -> impl Iterator<Item = (Vec<&'a str>, &'a Origin)> {
+fn named(list: &[NamedEntity]) -> impl Iterator<Item = (Vec<&str>, &Origin)> {
     list.iter().map(|e| {
         let mut aliases: Vec<&str> = e.aliases.iter().map(String::as_str).collect();
         aliases.push(&e.name);
@@ -54,7 +54,10 @@ impl EntitiesStage {
         let mut cues = HashMap::new();
         for language in [Language::En, Language::Zh] {
             let l = c.lexicon(language);
-            let at = |entry: &str| Origin { file: file.clone(), entry: format!("language.{}.entities.{entry}", language.code()) };
+            let at = |entry: &str| Origin {
+                file: file.clone(),
+                entry: format!("language.{}.entities.{entry}", language.code()),
+            };
             let e = &l.entities;
             cues.insert(
                 language,
@@ -65,7 +68,13 @@ impl EntitiesStage {
                     competitor: compile_any(&e.competitor, &at("competitor"))?,
                     feature_complaint: compile_any(&e.feature_complaint, &at("feature_complaint"))?,
                     store_greeting: compile_any(&e.store_greeting, &at("store_greeting"))?,
-                    possessive: compile_any(&e.possessive.iter().map(|p| format!("(?:{p})$")).collect::<Vec<_>>(), &at("possessive"))?,
+                    possessive: compile_any(
+                        &e.possessive
+                            .iter()
+                            .map(|p| format!("(?:{p})$"))
+                            .collect::<Vec<_>>(),
+                        &at("possessive"),
+                    )?,
                     hypothetical: compile_any(&e.hypothetical, &at("hypothetical"))?,
                     rejected: compile_any(&e.rejected, &at("rejected"))?,
                     trade_context: compile_any(&e.trade_context, &at("trade_context"))?,
@@ -84,7 +93,12 @@ impl EntitiesStage {
             aliases.extend(m.name_zh.as_deref());
             (aliases, &m.origin)
         }))?;
-        let home_makes = c.dealership.makes.iter().filter_map(|id| c.makes.iter().position(|m| &m.id == id)).collect();
+        let home_makes = c
+            .dealership
+            .makes
+            .iter()
+            .filter_map(|id| c.makes.iter().position(|m| &m.id == id))
+            .collect();
         Ok(EntitiesStage {
             model_names,
             make_names,
@@ -119,7 +133,10 @@ impl EntitiesStage {
             return self.home_makes.clone();
         }
         let mut counts: HashMap<usize, usize> = HashMap::new();
-        for seg in segments.iter().filter(|s| s.speaker == Speaker::Salesperson) {
+        for seg in segments
+            .iter()
+            .filter(|s| s.speaker == Speaker::Salesperson)
+        {
             let greeting = cues.store_greeting.as_ref().and_then(|r| r.find(&seg.text));
             for hit in self.make_names.find(&seg.text) {
                 if greeting.is_some_and(|g| hit.start >= g.start() && hit.start <= g.end() + 24) {
@@ -133,7 +150,9 @@ impl EntitiesStage {
                 }
             }
         }
-        let best = counts.iter().max_by_key(|&(make, n)| (*n, std::cmp::Reverse(*make)));
+        let best = counts
+            .iter()
+            .max_by_key(|&(make, n)| (*n, std::cmp::Reverse(*make)));
         match best {
             Some((&make, _)) => vec![make],
             None => {
@@ -157,7 +176,14 @@ fn trailing_remarks(text: &str, lex: &Lexicon, from: usize, sentence_end: usize)
     let mut end = lex.clause(text, from, from).1.min(sentence_end);
     while end < sentence_end {
         let next_start = end + text[end..].chars().next().map_or(1, char::len_utf8);
-        let next_end = lex.clause(text, next_start.min(sentence_end), next_start.min(sentence_end)).1.min(sentence_end);
+        let next_end = lex
+            .clause(
+                text,
+                next_start.min(sentence_end),
+                next_start.min(sentence_end),
+            )
+            .1
+            .min(sentence_end);
         let clause = &text[next_start.min(next_end)..next_end];
         if clause.chars().count() > 12 || clause.chars().any(|c| c.is_ascii_alphanumeric()) {
             break;
@@ -170,23 +196,18 @@ fn trailing_remarks(text: &str, lex: &Lexicon, from: usize, sentence_end: usize)
 /// The sentence around a byte range.
 fn sentence(text: &str, start: usize, end: usize) -> (usize, usize) {
     let stop = |c: char| matches!(c, '.' | '!' | '?' | '。' | '！' | '？');
-    let from = text[..start].char_indices().rev().find(|&(_, c)| stop(c)).map_or(0, |(i, c)| i + c.len_utf8());
+    let from = text[..start]
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| stop(c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let to = text[end..].find(stop).map_or(text.len(), |i| end + i);
     (from, to)
 }
 
 fn near(re: &Option<Regex>, text: &str, clause: (usize, usize)) -> bool {
-    re.as_ref().is_some_and(|r| r.is_match(&text[clause.0..clause.1]))
-}
-
-impl EntitiesStage {
-    /// The customer names this model in another turn too.
-    fn named_again(&self, segments: &[Segment], index: usize, entry: usize) -> bool {
-        segments
-            .iter()
-            .enumerate()
-            .any(|(i, s)| i != index && s.speaker.is_customer_side() && self.model_names.find(&s.text).iter().any(|h| h.entry == entry))
-    }
+    re.as_ref()
+        .is_some_and(|r| r.is_match(&text[clause.0..clause.1]))
 }
 
 impl Stage for EntitiesStage {
@@ -199,16 +220,36 @@ impl Stage for EntitiesStage {
         let cues = &self.cues[&lang];
         let lex = &cues.lexicon;
         let home = self.infer_home_makes(&cx.conversation.segments, cues);
-        let is_home = |make: Option<usize>| home.is_empty() || make.is_some_and(|m| home.contains(&m));
+        let is_home =
+            |make: Option<usize>| home.is_empty() || make.is_some_and(|m| home.contains(&m));
         let segments = cx.conversation.segments.clone();
+        // Models each customer-side turn names, found once: a model named in two turns counts.
+        let hits_per_turn: Vec<Vec<Hit>> = segments
+            .iter()
+            .map(|s| {
+                if s.speaker.is_customer_side() {
+                    self.model_names.find(&s.text)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let mut turns_naming: HashMap<usize, usize> = HashMap::new();
+        for hits in &hits_per_turn {
+            let mut entries: Vec<usize> = hits.iter().map(|h| h.entry).collect();
+            entries.dedup();
+            for e in entries {
+                *turns_naming.entry(e).or_default() += 1;
+            }
+        }
 
         for (index, seg) in segments.iter().enumerate() {
             let text = &seg.text;
             if !seg.speaker.is_customer_side() {
                 continue;
             }
-            let model_hits = self.model_names.find(text);
-            for hit in &model_hits {
+            let model_hits = &hits_per_turn[index];
+            for hit in model_hits {
                 let clause = lex.clause(text, hit.start, hit.end);
                 let sent = sentence(text, hit.start, hit.end);
                 let model = &self.models[hit.entry];
@@ -218,11 +259,20 @@ impl Stage for EntitiesStage {
                 let owned = cues.possessive.as_ref().is_some_and(|r| r.is_match(head));
                 if owned || near(&cues.current_vehicle, text, (clause.0, hit.end)) {
                     let said = with_year_before(text, clause.0, hit);
-                    cx.facts.entry("current_vehicle".into()).or_insert_with(|| serde_json::Value::String(said));
-                    cx.fact_evidence.entry("current_vehicle".into()).or_default().push(seg.id);
+                    cx.facts
+                        .entry("current_vehicle".into())
+                        .or_insert_with(|| serde_json::Value::String(said));
+                    cx.fact_evidence
+                        .entry("current_vehicle".into())
+                        .or_default()
+                        .push(seg.id);
                     continue;
                 }
-                let ruled_out = near(&cues.rejected, text, (hit.end, trailing_remarks(text, lex, hit.end, sent.1)));
+                let ruled_out = near(
+                    &cues.rejected,
+                    text,
+                    (hit.end, trailing_remarks(text, lex, hit.end, sent.1)),
+                );
                 if near(&cues.someone_elses, text, (sent.0, hit.start))
                     || near(&cues.hypothetical, text, sent)
                     || ruled_out
@@ -232,43 +282,78 @@ impl Stage for EntitiesStage {
                 }
                 if is_home(make) && !(home.is_empty() && near(&cues.competitor, text, clause)) {
                     cx.detections.add("pref.model", Some(value), 0.9, [seg.id]);
-                } else if near(&cues.competitor, text, sent) || self.named_again(&segments, index, hit.entry) {
+                } else if near(&cues.competitor, text, sent)
+                    || turns_naming.get(&hit.entry).is_some_and(|&n| n > 1)
+                {
                     // Another make's model counts as a competitor when the customer weighs it
                     // ("also looking at", "cheaper at") or keeps coming back to it.
-                    cx.detections.add("obj.competitor", Some(value), 0.75, [seg.id]);
+                    cx.detections
+                        .add("obj.competitor", Some(value), 0.75, [seg.id]);
                 }
             }
             // A make named on its own, in a shopping-around clause, is a competitor.
             for hit in self.make_names.find(text) {
-                let covered = model_hits.iter().any(|m| self.make_index(&self.models[m.entry].make) == Some(hit.entry));
+                let covered = model_hits
+                    .iter()
+                    .any(|m| self.make_index(&self.models[m.entry].make) == Some(hit.entry));
                 let clause = lex.clause(text, hit.start, hit.end);
                 if covered || home.contains(&hit.entry) || !near(&cues.competitor, text, clause) {
                     continue;
                 }
-                if near(&cues.current_vehicle, text, (clause.0, hit.end)) || lex.is_negated(text, hit.start, hit.end) {
+                if near(&cues.current_vehicle, text, (clause.0, hit.end))
+                    || lex.is_negated(text, hit.start, hit.end)
+                {
                     continue;
                 }
                 let make = &self.makes[hit.entry];
-                cx.detections.add("obj.competitor", Some(self.display(&make.name, make.name_zh.as_deref(), lang)), 0.65, [seg.id]);
+                cx.detections.add(
+                    "obj.competitor",
+                    Some(self.display(&make.name, make.name_zh.as_deref(), lang)),
+                    0.65,
+                    [seg.id],
+                );
             }
             for hit in self.dealer_names.find(text) {
                 let sent = sentence(text, hit.start, hit.end);
-                if !lex.is_negated(text, hit.start, hit.end) && !near(&cues.trade_context, text, sent) {
+                if !lex.is_negated(text, hit.start, hit.end)
+                    && !near(&cues.trade_context, text, sent)
+                {
                     let d = &self.dealers[hit.entry];
-                    cx.detections.add("obj.competitor", Some(self.display(&d.name, d.name_zh.as_deref(), lang)), 0.7, [seg.id]);
+                    cx.detections.add(
+                        "obj.competitor",
+                        Some(self.display(&d.name, d.name_zh.as_deref(), lang)),
+                        0.7,
+                        [seg.id],
+                    );
                 }
             }
             for hit in self.color_names.find(text) {
-                if !lex.is_negated(text, hit.start, hit.end) && !near(&cues.someone_elses, text, lex.clause(text, hit.start, hit.end)) {
+                if !lex.is_negated(text, hit.start, hit.end)
+                    && !near(
+                        &cues.someone_elses,
+                        text,
+                        lex.clause(text, hit.start, hit.end),
+                    )
+                {
                     let c = &self.colors[hit.entry];
-                    cx.detections.add("pref.color", Some(self.display(&c.name, c.name_zh.as_deref(), lang)), 0.7, [seg.id]);
+                    cx.detections.add(
+                        "pref.color",
+                        Some(self.display(&c.name, c.name_zh.as_deref(), lang)),
+                        0.7,
+                        [seg.id],
+                    );
                 }
             }
             for hit in self.feature_names.find(text) {
                 let clause = lex.clause(text, hit.start, hit.end);
                 if near(&cues.feature_complaint, text, clause) {
                     let f = &self.features[hit.entry];
-                    cx.detections.add("obj.feature", Some(self.display(&f.name, f.name_zh.as_deref(), lang)), 0.7, [seg.id]);
+                    cx.detections.add(
+                        "obj.feature",
+                        Some(self.display(&f.name, f.name_zh.as_deref(), lang)),
+                        0.7,
+                        [seg.id],
+                    );
                 }
             }
             // "Want to see the Highlander?" — "Sure." : the model offered becomes an interest.
@@ -277,9 +362,12 @@ impl Stage for EntitiesStage {
                     let prompt_id = prompt.id;
                     for hit in self.model_names.find(&prompt.text) {
                         let model = &self.models[hit.entry];
-                        if is_home(self.make_index(&model.make)) && prompt.text.trim_end().ends_with(['?', '？']) {
+                        if is_home(self.make_index(&model.make))
+                            && prompt.text.trim_end().ends_with(['?', '？'])
+                        {
                             let value = self.display(&model.name, model.name_zh.as_deref(), lang);
-                            cx.detections.add("pref.model", Some(value), 0.6, [seg.id, prompt_id]);
+                            cx.detections
+                                .add("pref.model", Some(value), 0.6, [seg.id, prompt_id]);
                         }
                     }
                 }
@@ -296,7 +384,10 @@ fn with_year_before(text: &str, clause_start: usize, hit: &Hit) -> String {
     let mut start = hit.start;
     for w in words.iter().rev().take(3) {
         let bare = w.trim_matches(|c: char| !c.is_alphanumeric());
-        let is_year = bare.len() == 4 && bare.starts_with("19") || bare.starts_with("20") && bare.len() == 4 || bare.ends_with("年") || bare.starts_with('\'');
+        let is_year = bare.len() == 4 && bare.starts_with("19")
+            || bare.starts_with("20") && bare.len() == 4
+            || bare.ends_with("年")
+            || bare.starts_with('\'');
         if is_year {
             if let Some(pos) = head.rfind(w) {
                 start = clause_start + pos;
@@ -304,5 +395,7 @@ fn with_year_before(text: &str, clause_start: usize, hit: &Hit) -> String {
             break;
         }
     }
-    text[start..hit.end].trim_matches(|c: char| c.is_whitespace() || ",.;".contains(c)).to_string()
+    text[start..hit.end]
+        .trim_matches(|c: char| c.is_whitespace() || ",.;".contains(c))
+        .to_string()
 }

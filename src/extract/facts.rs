@@ -33,11 +33,25 @@ impl FactsStage {
                 .iter()
                 .filter(|f| f.lang == language)
                 .map(|f| {
-                    let value = f.value.clone().map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null));
-                    Ok(FactRule { key: f.key.clone(), patterns: compile_each(&f.patterns, &f.origin)?, value, negatable: f.negatable })
+                    let value = f
+                        .value
+                        .clone()
+                        .map(|v| serde_json::to_value(v).unwrap_or(serde_json::Value::Null));
+                    Ok(FactRule {
+                        key: f.key.clone(),
+                        patterns: compile_each(&f.patterns, &f.origin)?,
+                        value,
+                        negatable: f.negatable,
+                    })
                 })
                 .collect::<Result<Vec<_>, ConfigError>>()?;
-            languages.insert(language, (Lexicon::compile(language, c.lexicon(language), &file)?, rules));
+            languages.insert(
+                language,
+                (
+                    Lexicon::compile(language, c.lexicon(language), &file)?,
+                    rules,
+                ),
+            );
         }
         Ok(FactsStage { languages })
     }
@@ -50,8 +64,16 @@ fn typed(said: &str) -> serde_json::Value {
     let number = said
         .parse::<f64>()
         .ok()
-        .or_else(|| numbers_en::parse_words(&words).filter(|(_, used)| *used == words.len()).map(|(v, _)| v))
-        .or_else(|| numbers_zh::parse(said).filter(|s| s.is_exact()).map(|s| s.lo));
+        .or_else(|| {
+            numbers_en::parse_words(&words)
+                .filter(|(_, used)| *used == words.len())
+                .map(|(v, _)| v)
+        })
+        .or_else(|| {
+            numbers_zh::parse(said)
+                .filter(|s| s.is_exact())
+                .map(|s| s.lo)
+        });
     match number {
         Some(n) if n.fract() == 0.0 => serde_json::json!(n as i64),
         _ => serde_json::Value::String(said.to_string()),
@@ -65,12 +87,21 @@ impl Stage for FactsStage {
 
     fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
         let (lexicon, rules) = &self.languages[&cx.language];
-        for seg in cx.conversation.segments.iter().filter(|s| s.speaker.is_customer_side()) {
+        for seg in cx
+            .conversation
+            .segments
+            .iter()
+            .filter(|s| s.speaker.is_customer_side())
+        {
             for rule in rules {
-                let hit = rule.patterns.iter().flat_map(|p| p.captures_iter(&seg.text)).find(|caps| {
-                    let m = caps.get(0).expect("group 0 always exists");
-                    !(rule.negatable && lexicon.is_negated(&seg.text, m.start(), m.end()))
-                });
+                let hit = rule
+                    .patterns
+                    .iter()
+                    .flat_map(|p| p.captures_iter(&seg.text))
+                    .find(|caps| {
+                        let m = caps.get(0).expect("group 0 always exists");
+                        !(rule.negatable && lexicon.is_negated(&seg.text, m.start(), m.end()))
+                    });
                 let Some(caps) = hit else { continue };
                 let value = match (&rule.value, caps.name("value")) {
                     (Some(v), _) => v.clone(),
@@ -79,15 +110,21 @@ impl Stage for FactsStage {
                 };
                 // The first statement of a fact stands; later ones add evidence.
                 cx.facts.entry(rule.key.clone()).or_insert(value);
-                cx.fact_evidence.entry(rule.key.clone()).or_default().push(seg.id);
+                cx.fact_evidence
+                    .entry(rule.key.clone())
+                    .or_default()
+                    .push(seg.id);
             }
         }
         Ok(())
     }
 }
 
+/// The people a language can name, and each role id with its patterns.
+type RoleRules = (Option<Regex>, Vec<(String, Vec<Regex>)>);
+
 pub struct RolesStage {
-    languages: HashMap<Language, (Option<Regex>, Vec<(String, Vec<Regex>)>)>,
+    languages: HashMap<Language, RoleRules>,
 }
 
 impl RolesStage {
@@ -100,7 +137,10 @@ impl RolesStage {
                 .filter(|r| r.lang == language)
                 .map(|r| Ok((r.id.clone(), compile_each(&r.patterns, &r.origin)?)))
                 .collect::<Result<Vec<_>, ConfigError>>()?;
-            let origin = crate::config::Origin { file: c.path.display().to_string(), entry: format!("language.{}.people", language.code()) };
+            let origin = crate::config::Origin {
+                file: c.path.display().to_string(),
+                entry: format!("language.{}.people", language.code()),
+            };
             let people = super::lexicon::compile_any(&c.lexicon(language).people, &origin)?;
             languages.insert(language, (people, rules));
         }
@@ -114,13 +154,28 @@ impl Stage for RolesStage {
     }
 
     fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
-        for seg in cx.conversation.segments.iter().filter(|s| s.speaker.is_customer_side()) {
+        for seg in cx
+            .conversation
+            .segments
+            .iter()
+            .filter(|s| s.speaker.is_customer_side())
+        {
             let (people, rules) = &self.languages[&cx.language];
             for (id, patterns) in rules {
-                let Some(caps) = patterns.iter().find_map(|p| p.captures(&seg.text)) else { continue };
+                let Some(caps) = patterns.iter().find_map(|p| p.captures(&seg.text)) else {
+                    continue;
+                };
                 // "This is Jake, my buddy. He's a mechanic": who is the person the turn names.
-                let named = people.as_ref().and_then(|p| p.find(&seg.text)).map(|m| m.as_str().trim().to_string());
-                let who = match caps.name("who").map(|w| w.as_str().trim().to_string()).filter(|w| !matches!(w.to_lowercase().as_str(), "he" | "she" | "they")).or(named) {
+                let named = people
+                    .as_ref()
+                    .and_then(|p| p.find(&seg.text))
+                    .map(|m| m.as_str().trim().to_string());
+                let who = match caps
+                    .name("who")
+                    .map(|w| w.as_str().trim().to_string())
+                    .filter(|w| !matches!(w.to_lowercase().as_str(), "he" | "she" | "they"))
+                    .or(named)
+                {
                     Some(w) => w,
                     // "I'm the one paying" said by a companion names the companion.
                     None if seg.speaker == Speaker::Companion => seg.speaker_label.to_lowercase(),
@@ -129,9 +184,17 @@ impl Stage for RolesStage {
                         Language::En => "the customer".to_string(),
                     },
                 };
-                match cx.roles.iter_mut().find(|r| &r.id == id && crate::extract::gazetteer::fold(&r.who) == crate::extract::gazetteer::fold(&who)) {
+                match cx.roles.iter_mut().find(|r| {
+                    &r.id == id
+                        && crate::extract::gazetteer::fold(&r.who)
+                            == crate::extract::gazetteer::fold(&who)
+                }) {
                     Some(role) => role.evidence.push(seg.id),
-                    None => cx.roles.push(Role { id: id.clone(), who, evidence: vec![seg.id] }),
+                    None => cx.roles.push(Role {
+                        id: id.clone(),
+                        who,
+                        evidence: vec![seg.id],
+                    }),
                 }
             }
         }

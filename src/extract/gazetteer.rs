@@ -10,7 +10,11 @@ use crate::config::{ConfigError, Origin};
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars().flat_map(char::to_lowercase) {
-        let c = if matches!(c, '-' | '_' | '.' | '·' | '–') || c.is_whitespace() { ' ' } else { c };
+        let c = if matches!(c, '-' | '_' | '.' | '·' | '–') || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
         if c == ' ' && (out.is_empty() || out.ends_with(' ')) {
             continue;
         }
@@ -34,7 +38,11 @@ fn fold_with_offsets(s: &str) -> Folded {
     let mut origin = Vec::with_capacity(s.len());
     for (i, ch) in s.char_indices() {
         for c in ch.to_lowercase() {
-            let c = if matches!(c, '-' | '_' | '.' | '·' | '–') || c.is_whitespace() { ' ' } else { c };
+            let c = if matches!(c, '-' | '_' | '.' | '·' | '–') || c.is_whitespace() {
+                ' '
+            } else {
+                c
+            };
             if c == ' ' && text.ends_with(' ') {
                 continue;
             }
@@ -69,7 +77,8 @@ impl Gazetteer {
     ) -> Result<Self, ConfigError> {
         let mut patterns: Vec<String> = Vec::new();
         let mut entry_of = Vec::new();
-        let mut seen: std::collections::HashMap<String, (usize, Origin)> = std::collections::HashMap::new();
+        let mut seen: std::collections::HashMap<String, (usize, Origin)> =
+            std::collections::HashMap::new();
         for (i, (aliases, origin)) in entries.into_iter().enumerate() {
             for alias in aliases {
                 let folded = fold(alias);
@@ -80,7 +89,9 @@ impl Gazetteer {
                     if *other != i {
                         return Err(ConfigError::Invalid {
                             origin: origin.clone(),
-                            reason: format!("alias `{alias}` already names another entry ({first})"),
+                            reason: format!(
+                                "alias `{alias}` already names another entry ({first})"
+                            ),
                         });
                     }
                     continue;
@@ -97,7 +108,10 @@ impl Gazetteer {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::LeftmostLongest)
                     .build(&patterns)
-                    .map_err(|e| ConfigError::Invalid { origin: Origin::default(), reason: format!("gazetteer: {e}") })?,
+                    .map_err(|e| ConfigError::Invalid {
+                        origin: Origin::default(),
+                        reason: format!("gazetteer: {e}"),
+                    })?,
             )
         };
         Ok(Gazetteer { matcher, entry_of })
@@ -105,7 +119,9 @@ impl Gazetteer {
 
     /// Whole-word mentions (a Latin alias inside a longer word does not count).
     pub fn find(&self, text: &str) -> Vec<Hit> {
-        let Some(matcher) = &self.matcher else { return Vec::new() };
+        let Some(matcher) = &self.matcher else {
+            return Vec::new();
+        };
         let folded = fold_with_offsets(text);
         let bytes = folded.text.as_bytes();
         let word = |b: u8| b.is_ascii_alphanumeric();
@@ -115,7 +131,10 @@ impl Gazetteer {
                 let first = bytes[m.start()];
                 let last = bytes[m.end() - 1];
                 let left_ok = m.start() == 0 || !word(first) || !word(bytes[m.start() - 1]);
-                let right_ok = m.end() == bytes.len() || !word(last) || !word(bytes[m.end()]) || plural_s(bytes, m.end());
+                let right_ok = m.end() == bytes.len()
+                    || !word(last)
+                    || !word(bytes[m.end()])
+                    || plural_s(bytes, m.end());
                 left_ok && right_ok
             })
             .map(|m| Hit {
@@ -139,9 +158,17 @@ mod tests {
     #[test]
     fn matches_spelling_variants_and_whole_words() {
         let o = Origin::default();
-        let g = Gazetteer::build(vec![(vec!["CR-V", "crv"], &o), (vec!["rav4", "rav 4", "荣放"], &o), (vec!["ram"], &o)]).unwrap();
+        let g = Gazetteer::build(vec![
+            (vec!["CR-V", "crv"], &o),
+            (vec!["rav4", "rav 4", "荣放"], &o),
+            (vec!["ram"], &o),
+        ])
+        .unwrap();
         let hits = g.find("Is the cr v or the RAV-4 better? 荣放呢? I'm cramped.");
-        assert_eq!(hits.iter().map(|h| h.entry).collect::<Vec<_>>(), vec![0, 1, 1]);
+        assert_eq!(
+            hits.iter().map(|h| h.entry).collect::<Vec<_>>(),
+            vec![0, 1, 1]
+        );
         let text = "Is the cr v or the RAV-4 better?";
         assert_eq!(&text[hits[0].start..hits[0].end], "cr v");
         assert!(g.find("a cramped cabin").is_empty());

@@ -26,8 +26,10 @@ pub fn find(text: &str, lang: Language) -> Vec<Amount> {
         Language::Zh => {
             // Mixed-language turns are common in Chinese showrooms ("预算30k"), so both readers run.
             let mut all = find_zh(text);
-            let latin: Vec<Amount> =
-                find_en(text).into_iter().filter(|a| !all.iter().any(|b| a.start < b.end && b.start < a.end)).collect();
+            let latin: Vec<Amount> = find_en(text)
+                .into_iter()
+                .filter(|a| !all.iter().any(|b| a.start < b.end && b.start < a.end))
+                .collect();
             all.extend(latin);
             all.sort_by_key(|a| a.start);
             all
@@ -51,15 +53,25 @@ fn tokens(text: &str) -> Vec<Token<'_>> {
         if c.is_ascii_digit() {
             let mut end = start + 1;
             while let Some(&(i, d)) = chars.peek() {
-                let next_is_digit = text[i + d.len_utf8()..].chars().next().is_some_and(|n| n.is_ascii_digit());
-                if d.is_ascii_digit() || ((d == ',' || d == '.') && next_is_digit) || d.is_ascii_alphabetic() {
+                let next_is_digit = text[i + d.len_utf8()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|n| n.is_ascii_digit());
+                if d.is_ascii_digit()
+                    || ((d == ',' || d == '.') && next_is_digit)
+                    || d.is_ascii_alphabetic()
+                {
                     end = i + d.len_utf8();
                     chars.next();
                 } else {
                     break;
                 }
             }
-            out.push(Token { text: &text[start..end], start, end });
+            out.push(Token {
+                text: &text[start..end],
+                start,
+                end,
+            });
         } else if c.is_alphabetic() && !crate::conversation::is_cjk(c) {
             let mut end = start + c.len_utf8();
             while let Some(&(i, d)) = chars.peek() {
@@ -70,9 +82,17 @@ fn tokens(text: &str) -> Vec<Token<'_>> {
                     break;
                 }
             }
-            out.push(Token { text: &text[start..end], start, end });
+            out.push(Token {
+                text: &text[start..end],
+                start,
+                end,
+            });
         } else if matches!(c, '$' | '€' | '£' | '¥' | '￥') {
-            out.push(Token { text: &text[start..start + c.len_utf8()], start, end: start + c.len_utf8() });
+            out.push(Token {
+                text: &text[start..start + c.len_utf8()],
+                start,
+                end: start + c.len_utf8(),
+            });
         }
     }
     out
@@ -101,7 +121,9 @@ fn find_en(text: &str) -> Vec<Amount> {
     while i < toks.len() {
         let mut currency = None;
         let start_i = i;
-        if let Some(c) = currency_word(words[i]).filter(|_| words[i].len() <= 3 && !words[i].chars().all(|c| c.is_alphabetic())) {
+        if let Some(c) = currency_word(words[i])
+            .filter(|_| words[i].len() <= 3 && !words[i].chars().all(|c| c.is_alphabetic()))
+        {
             currency = Some(c);
             i += 1;
             if i >= toks.len() {
@@ -112,20 +134,41 @@ fn find_en(text: &str) -> Vec<Amount> {
             Some((v, s)) => (Some(v), i + 1, s),
             None => match parse_words(&words[i..]) {
                 // A lone "one"/"a" is rarely money; require a real number word.
-                Some((v, used)) if !(used == 1 && v < 2.0) => (Some(Span::exact(v)), i + used, words[i..i + used].iter().any(|w| matches!(*w, "thousand" | "grand" | "million"))),
+                Some((v, used)) if !(used == 1 && v < 2.0) => (
+                    Some(Span::exact(v)),
+                    i + used,
+                    words[i..i + used]
+                        .iter()
+                        .any(|w| matches!(*w, "thousand" | "grand" | "million")),
+                ),
                 _ => (None, i + 1, false),
             },
         };
         let Some(mut value) = value else {
             // "high twenties", "low 30s"
-            if let (Some(pos), Some(dec)) = (position_word(words[i]), words.get(i + 1).and_then(|w| decade(w).or_else(|| decade_digits(w)))) {
+            if let (Some(pos), Some(dec)) = (
+                position_word(words[i]),
+                words
+                    .get(i + 1)
+                    .and_then(|w| decade(w).or_else(|| decade_digits(w))),
+            ) {
                 let (lo, hi) = match pos {
                     Position::Low => (dec, dec + 3.0),
                     Position::Mid => (dec + 4.0, dec + 6.0),
                     Position::High => (dec + 7.0, dec + 10.0),
                 };
-                let mut a = Amount { value: Span { lo, hi }, start: toks[i].start, end: toks[i + 1].end, currency, scaled: false, ge: false };
-                if words.get(i + 2).is_some_and(|w| matches!(*w, "k" | "grand" | "thousand")) {
+                let mut a = Amount {
+                    value: Span { lo, hi },
+                    start: toks[i].start,
+                    end: toks[i + 1].end,
+                    currency,
+                    scaled: false,
+                    ge: false,
+                };
+                if words
+                    .get(i + 2)
+                    .is_some_and(|w| matches!(*w, "k" | "grand" | "thousand"))
+                {
                     a.value = a.value.scale(1000.0);
                     a.scaled = true;
                     a.end = toks[i + 2].end;
@@ -152,7 +195,14 @@ fn find_en(text: &str) -> Vec<Amount> {
             currency = currency.or(Some(c));
             next += 1;
         }
-        out.push(Amount { value, start: toks[start_i].start, end: toks[next - 1].end, currency, scaled, ge: false });
+        out.push(Amount {
+            value,
+            start: toks[start_i].start,
+            end: toks[next - 1].end,
+            currency,
+            scaled,
+            ge: false,
+        });
         i = next;
     }
     out
@@ -205,17 +255,31 @@ fn find_zh(text: &str) -> Vec<Amount> {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut i = 0;
     while i < chars.len() {
-        let is_start = |c: char| c.is_ascii_digit() || (is_numeral_char(c) && !matches!(c, '多' | '来' | '点' | '几'))
-            || (c == '几' && chars.get(i + 1).is_some_and(|&(_, n)| matches!(n, '十' | '百' | '千' | '万')));
+        let is_start = |c: char| {
+            c.is_ascii_digit()
+                || (is_numeral_char(c) && !matches!(c, '多' | '来' | '点' | '几'))
+                || (c == '几'
+                    && chars
+                        .get(i + 1)
+                        .is_some_and(|&(_, n)| matches!(n, '十' | '百' | '千' | '万')))
+        };
         if !is_start(chars[i].1) {
             i += 1;
             continue;
         }
         let mut j = i;
-        while j < chars.len() && (is_numeral_char(chars[j].1) || (matches!(chars[j].1, '.' | ',') && chars.get(j + 1).is_some_and(|c| c.1.is_ascii_digit()))) {
+        while j < chars.len()
+            && (is_numeral_char(chars[j].1)
+                || (matches!(chars[j].1, '.' | ',')
+                    && chars.get(j + 1).is_some_and(|c| c.1.is_ascii_digit())))
+        {
             j += 1;
         }
-        let run: String = chars[i..j].iter().map(|c| c.1).filter(|&c| c != ',').collect();
+        let run: String = chars[i..j]
+            .iter()
+            .map(|c| c.1)
+            .filter(|&c| c != ',')
+            .collect();
         // "一个" / "一下" / "一辆" are counts, not money, unless a unit makes them one.
         let Some(mut value) = numbers_zh::parse(&run) else {
             i = j.max(i + 1);
@@ -248,13 +312,24 @@ fn find_zh(text: &str) -> Vec<Amount> {
                 if chars.get(end).is_some_and(|c| c.1 == '钱') {
                     end += 1;
                 }
-            } else if c == '美' && chars.get(end + 1).is_some_and(|c| matches!(c.1, '元' | '金')) {
+            } else if c == '美'
+                && chars
+                    .get(end + 1)
+                    .is_some_and(|c| matches!(c.1, '元' | '金'))
+            {
                 currency = Some("USD");
                 end += 2;
             }
         }
         let byte_end = chars.get(end).map_or(text.len(), |c| c.0);
-        out.push(Amount { value, start: chars[i].0, end: byte_end, currency, scaled, ge });
+        out.push(Amount {
+            value,
+            start: chars[i].0,
+            end: byte_end,
+            currency,
+            scaled,
+            ge,
+        });
         i = end.max(i + 1);
     }
     out
@@ -270,7 +345,11 @@ fn join_ranges(text: &str, amounts: Vec<Amount>) -> Vec<Amount> {
             let joiner = matches!(gap.as_str(), "to" | "-" | "–" | "—" | "and" | "or" | "到" | "至" | "~" | "～" | "或" | "-to-" | "through")
                 // "thirty-four, thirty-five": two close figures said in a row
                 || (matches!(gap.as_str(), "," | "/" | "，") && !prev.scaled && a.value.lo <= prev.value.hi * 1.25);
-            let between = gap == "and" && text[..prev.start].to_lowercase().trim_end().ends_with("between");
+            let between = gap == "and"
+                && text[..prev.start]
+                    .to_lowercase()
+                    .trim_end()
+                    .ends_with("between");
             if joiner && (gap != "and" || between) && a.value.lo >= prev.value.hi {
                 let mut lo = prev.value.lo;
                 if !prev.scaled && a.scaled {
@@ -306,15 +385,24 @@ mod tests {
     use super::*;
 
     fn en(text: &str) -> Vec<(f64, f64)> {
-        find(text, Language::En).iter().map(|a| (a.value.lo, a.value.hi)).collect()
+        find(text, Language::En)
+            .iter()
+            .map(|a| (a.value.lo, a.value.hi))
+            .collect()
     }
     fn zh(text: &str) -> Vec<(f64, f64)> {
-        find(text, Language::Zh).iter().map(|a| (a.value.lo, a.value.hi)).collect()
+        find(text, Language::Zh)
+            .iter()
+            .map(|a| (a.value.lo, a.value.hi))
+            .collect()
     }
 
     #[test]
     fn english_amounts() {
-        assert_eq!(en("around $35,000 out the door"), vec![(35_000.0, 35_000.0)]);
+        assert_eq!(
+            en("around $35,000 out the door"),
+            vec![(35_000.0, 35_000.0)]
+        );
         assert_eq!(en("like 35k"), vec![(35_000.0, 35_000.0)]);
         assert_eq!(en("thirty-five thousand tops"), vec![(35_000.0, 35_000.0)]);
         assert_eq!(en("between 30 and 35 grand"), vec![(30_000.0, 35_000.0)]);

@@ -38,15 +38,28 @@ pub fn parse_words(words: &[&str]) -> Option<(f64, usize)> {
         if let Some(v) = small(w) {
             match last_small {
                 // "five fifty" / "four sixty": hundreds and tens, as prices are spoken.
-                Some(prev) if prev < 10.0 && v >= 10.0 && current == prev => current = prev * 100.0 + v,
+                Some(prev) if prev < 10.0 && v >= 10.0 && current == prev => {
+                    current = prev * 100.0 + v
+                }
                 // "thirty five"
-                Some(prev) if prev >= 20.0 && prev % 10.0 == 0.0 && v < 10.0 && current % 100.0 == prev => current += v,
+                Some(prev)
+                    if prev >= 20.0
+                        && prev % 10.0 == 0.0
+                        && v < 10.0
+                        && current % 100.0 == prev =>
+                {
+                    current += v
+                }
                 Some(_) => break,
                 None => current += v,
             }
             last_small = Some(v);
         } else if w == "hundred" && any {
-            current = if current == 0.0 { 100.0 } else { current * 100.0 };
+            current = if current == 0.0 {
+                100.0
+            } else {
+                current * 100.0
+            };
             last_small = None;
         } else if let Some(scale) = scale(w).filter(|_| any) {
             total += current.max(1.0) * scale;
@@ -125,7 +138,7 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Option<(f64, usize)> {
-        let words: Vec<&str> = s.split(|c: char| c == ' ' || c == '-').filter(|w| !w.is_empty()).collect();
+        let words: Vec<&str> = s.split([' ', '-']).filter(|w| !w.is_empty()).collect();
         parse_words(&words)
     }
 

@@ -13,7 +13,10 @@ impl Span {
         Span { lo: v, hi: v }
     }
     pub fn scale(self, k: f64) -> Self {
-        Span { lo: self.lo * k, hi: self.hi * k }
+        Span {
+            lo: self.lo * k,
+            hi: self.hi * k,
+        }
     }
     pub fn is_exact(&self) -> bool {
         self.lo == self.hi
@@ -49,14 +52,21 @@ fn unit(c: char) -> Option<f64> {
 
 /// Characters that can belong to a spoken number (the caller finds runs of them).
 pub fn is_numeral_char(c: char) -> bool {
-    c.is_ascii_digit() || digit(c).is_some() || unit(c).is_some() || matches!(c, '几' | '多' | '来' | '点')
+    c.is_ascii_digit()
+        || digit(c).is_some()
+        || unit(c).is_some()
+        || matches!(c, '几' | '多' | '来' | '点')
 }
 
 /// Parses one run such as `二十五万`, `2万5`, `1.5万`, `十几万`. `None` when it is not a number
 /// (a lone `多` or `来`, or an over-long run of units).
 pub fn parse(run: &str) -> Option<Span> {
     let chars: Vec<char> = run.chars().collect();
-    if chars.is_empty() || !chars.iter().any(|&c| c.is_ascii_digit() || digit(c).is_some() || unit(c).is_some()) {
+    if chars.is_empty()
+        || !chars
+            .iter()
+            .any(|&c| c.is_ascii_digit() || digit(c).is_some() || unit(c).is_some())
+    {
         return None;
     }
     // Two paths in step: the low and high reading of vague digits (几, 多, 二三).
@@ -69,10 +79,18 @@ pub fn parse(run: &str) -> Option<Span> {
         let c = chars[i];
         if c.is_ascii_digit() {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_digit() || (matches!(chars[i], '.' | '点') && i + 1 < chars.len() && chars[i + 1].is_ascii_digit())) {
+            while i < chars.len()
+                && (chars[i].is_ascii_digit()
+                    || (matches!(chars[i], '.' | '点')
+                        && i + 1 < chars.len()
+                        && chars[i + 1].is_ascii_digit()))
+            {
                 i += 1;
             }
-            let text: String = chars[start..i].iter().map(|&c| if c == '点' { '.' } else { c }).collect();
+            let text: String = chars[start..i]
+                .iter()
+                .map(|&c| if c == '点' { '.' } else { c })
+                .collect();
             let v: f64 = text.parse().ok()?;
             pending = Some((v, v));
             continue;
@@ -100,7 +118,11 @@ pub fn parse(run: &str) -> Option<Span> {
         } else if c == '几' || c == '多' {
             // 十几 / 二十多: some more of the unit just below; 几万 alone: a few.
             // 十几万 is read as 10万 to 20万, the way people mean a band.
-            let (lo, hi) = if section == (0.0, 0.0) && total == (0.0, 0.0) && pending.is_none() { (1.0, 9.0) } else { (0.0, 10.0) };
+            let (lo, hi) = if section == (0.0, 0.0) && total == (0.0, 0.0) && pending.is_none() {
+                (1.0, 9.0)
+            } else {
+                (0.0, 10.0)
+            };
             if c == '多' && i + 1 == chars.len() {
                 // 三万多: above the figure, by less than its last unit.
                 if let Some((lo, hi)) = pending.take() {
@@ -113,14 +135,25 @@ pub fn parse(run: &str) -> Option<Span> {
         } else if c == '来' || c == '点' {
             // 十来万 is "about 10万": the figure stands. 点 was handled with its digits.
         } else if let Some(u) = unit(c) {
-            let (lo, hi) = pending.take().unwrap_or(if u == 10.0 { (1.0, 1.0) } else { (0.0, 0.0) });
+            let (lo, hi) =
+                pending
+                    .take()
+                    .unwrap_or(if u == 10.0 { (1.0, 1.0) } else { (0.0, 0.0) });
             if u >= 10_000.0 {
                 let (slo, shi) = (section.0 + lo, section.1 + hi);
-                let (slo, shi) = if slo == 0.0 && shi == 0.0 { (1.0, 1.0) } else { (slo, shi) };
+                let (slo, shi) = if slo == 0.0 && shi == 0.0 {
+                    (1.0, 1.0)
+                } else {
+                    (slo, shi)
+                };
                 total = (total.0 + slo * u, total.1 + shi * u);
                 section = (0.0, 0.0);
             } else {
-                let (lo, hi) = if lo == 0.0 && hi == 0.0 { (1.0, 1.0) } else { (lo, hi) };
+                let (lo, hi) = if lo == 0.0 && hi == 0.0 {
+                    (1.0, 1.0)
+                } else {
+                    (lo, hi)
+                };
                 section = (section.0 + lo * u, section.1 + hi * u);
             }
             last_unit = u;
@@ -132,11 +165,19 @@ pub fn parse(run: &str) -> Option<Span> {
     }
     if let Some((lo, hi)) = pending {
         // 两万五 = 25000: a bare digit after a unit means the next unit down.
-        let k = if !zero_seen && last_unit >= 100.0 && lo.fract() == 0.0 && hi <= 10.0 { last_unit / 10.0 } else { 1.0 };
+        let k = if !zero_seen && last_unit >= 100.0 && lo.fract() == 0.0 && hi <= 10.0 {
+            last_unit / 10.0
+        } else {
+            1.0
+        };
         section = (section.0 + lo * k, section.1 + hi * k);
     }
-    let span = Span { lo: total.0 + section.0, hi: total.1 + section.1 };
-    (span.hi > 0.0 || span.lo == 0.0 && chars.iter().any(|&c| c == '零' || c == '0')).then_some(span)
+    let span = Span {
+        lo: total.0 + section.0,
+        hi: total.1 + section.1,
+    };
+    (span.hi > 0.0 || span.lo == 0.0 && chars.iter().any(|&c| c == '零' || c == '0'))
+        .then_some(span)
 }
 
 #[cfg(test)]

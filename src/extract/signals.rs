@@ -4,16 +4,32 @@
 
 use std::collections::HashMap;
 
-use regex::{Regex, RegexSet};
+use std::sync::OnceLock;
 
-use super::lexicon::{compile_any, compile_each, Lexicon};
+use regex::{Regex, RegexSet, RegexSetBuilder};
+
+use super::lexicon::{compile_any, Lexicon};
 use crate::config::{ConfigError, Origin, PipelineConfig};
 use crate::conversation::Language;
 use crate::pipeline::{AnalyzeError, Context, Stage};
 
+/// A pattern compiled on first use: the regex set has already checked it, and most patterns
+/// never match in a given run, so compiling them all up front would only slow start-up.
+struct LazyPattern {
+    source: String,
+    regex: OnceLock<Regex>,
+}
+
+impl LazyPattern {
+    fn get(&self) -> &Regex {
+        self.regex
+            .get_or_init(|| Regex::new(&self.source).expect("checked when the regex set was built"))
+    }
+}
+
 struct Rule {
     label: String,
-    patterns: Vec<Regex>,
+    patterns: Vec<LazyPattern>,
     prompts: Option<Regex>,
     unless: Option<Regex>,
     unless_prompt: Option<Regex>,
@@ -42,13 +58,25 @@ impl SignalRulesStage {
             let mut all_patterns = Vec::new();
             let mut rule_of_pattern = Vec::new();
             for r in c.rules.iter().filter(|r| r.lang == language) {
+                let mut patterns = Vec::new();
                 for p in &r.patterns {
-                    all_patterns.push(format!("(?i){}", super::lexicon::source(p)));
+                    let source = format!("(?i){}", super::lexicon::source(p));
+                    if let Err(e) = regex_syntax::Parser::new().parse(&source) {
+                        return Err(ConfigError::Invalid {
+                            origin: r.origin.clone(),
+                            reason: format!("bad pattern `{p}`: {e}"),
+                        });
+                    }
+                    all_patterns.push(source.clone());
                     rule_of_pattern.push(rules.len());
+                    patterns.push(LazyPattern {
+                        source,
+                        regex: OnceLock::new(),
+                    });
                 }
                 rules.push(Rule {
                     label: r.label.clone(),
-                    patterns: compile_each(&r.patterns, &r.origin)?,
+                    patterns,
                     prompts: compile_any(&r.prompts, &r.origin)?,
                     unless: compile_any(&r.unless, &r.origin)?,
                     unless_prompt: compile_any(&r.unless_prompt, &r.origin)?,
@@ -56,13 +84,26 @@ impl SignalRulesStage {
                     confidence: r.confidence,
                 });
             }
-            let any_pattern = RegexSet::new(&all_patterns).map_err(|e| ConfigError::Invalid {
-                origin: Origin { file: file.clone(), entry: format!("rules ({})", language.code()) },
-                reason: e.to_string(),
-            })?;
+            // A larger lazy-DFA cache keeps the set on the DFA for hundreds of patterns instead of
+            // falling back to the much slower PikeVM.
+            let any_pattern = RegexSetBuilder::new(&all_patterns)
+                .dfa_size_limit(64 << 20)
+                .build()
+                .map_err(|e| ConfigError::Invalid {
+                    origin: Origin {
+                        file: file.clone(),
+                        entry: format!("rules ({})", language.code()),
+                    },
+                    reason: e.to_string(),
+                })?;
             languages.insert(
                 language,
-                LanguageRules { lexicon: Lexicon::compile(language, c.lexicon(language), &file)?, rules, any_pattern, rule_of_pattern },
+                LanguageRules {
+                    lexicon: Lexicon::compile(language, c.lexicon(language), &file)?,
+                    rules,
+                    any_pattern,
+                    rule_of_pattern,
+                },
             );
         }
         Ok(SignalRulesStage { languages })
@@ -83,22 +124,36 @@ impl Stage for SignalRulesStage {
             }
             let text = &seg.text;
             let prompt = conversation.prompt_before(index);
-            let mut candidates: Vec<usize> = lr.any_pattern.matches(text).iter().map(|p| lr.rule_of_pattern[p]).collect();
+            let mut candidates: Vec<usize> = lr
+                .any_pattern
+                .matches(text)
+                .iter()
+                .map(|p| lr.rule_of_pattern[p])
+                .collect();
             candidates.dedup();
             for ri in candidates {
                 let rule = &lr.rules[ri];
                 if rule.unless.as_ref().is_some_and(|u| u.is_match(text))
-                    || rule.unless_prompt.as_ref().zip(prompt).is_some_and(|(u, p)| u.is_match(&p.text))
+                    || rule
+                        .unless_prompt
+                        .as_ref()
+                        .zip(prompt)
+                        .is_some_and(|(u, p)| u.is_match(&p.text))
                 {
                     continue;
                 }
-                let hit = rule.patterns.iter().flat_map(|p| p.captures_iter(text)).find(|caps| {
-                    let m = caps.get(0).expect("group 0 always exists");
-                    !(rule.negatable && lr.lexicon.is_negated(text, m.start(), m.end()))
-                });
+                let hit = rule
+                    .patterns
+                    .iter()
+                    .flat_map(|p| p.get().captures_iter(text))
+                    .find(|caps| {
+                        let m = caps.get(0).expect("group 0 always exists");
+                        !(rule.negatable && lr.lexicon.is_negated(text, m.start(), m.end()))
+                    });
                 if let Some(caps) = hit {
                     let value = caps.name("who").map(|w| w.as_str().trim().to_string());
-                    cx.detections.add(&rule.label, value, rule.confidence, [seg.id]);
+                    cx.detections
+                        .add(&rule.label, value, rule.confidence, [seg.id]);
                 }
             }
             if !lr.lexicon.affirms(text) {
@@ -106,8 +161,17 @@ impl Stage for SignalRulesStage {
             }
             if let Some(prompt) = prompt {
                 for rule in &lr.rules {
-                    if rule.prompts.as_ref().is_some_and(|p| p.is_match(&prompt.text)) {
-                        cx.detections.add(&rule.label, None, rule.confidence * 0.9, [prompt.id, seg.id]);
+                    if rule
+                        .prompts
+                        .as_ref()
+                        .is_some_and(|p| p.is_match(&prompt.text))
+                    {
+                        cx.detections.add(
+                            &rule.label,
+                            None,
+                            rule.confidence * 0.9,
+                            [prompt.id, seg.id],
+                        );
                     }
                 }
             }

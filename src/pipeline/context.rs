@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use super::AnalyzeOptions;
-use crate::analysis::{Analysis, Budget, Forecast, Metrics, Priority, Role, Signal, Stage, Tag, Tier};
+use crate::analysis::{
+    Analysis, Budget, Forecast, Metrics, Priority, Role, Signal, Stage, Tag, Tier,
+};
 use crate::config::PipelineConfig;
 use crate::conversation::{Conversation, Language, Speaker};
 use crate::transcript::RawTurn;
@@ -32,14 +34,29 @@ pub struct Detections {
 }
 
 impl Detections {
-    pub fn add(&mut self, id: &str, value: Option<String>, confidence: f64, evidence: impl IntoIterator<Item = usize>) {
+    pub fn add(
+        &mut self,
+        id: &str,
+        value: Option<String>,
+        confidence: f64,
+        evidence: impl IntoIterator<Item = usize>,
+    ) {
         let key = value.as_deref().map(crate::extract::gazetteer::fold);
-        if let Some(f) = self.found.iter_mut().find(|f| f.id == id && f.value.as_deref().map(crate::extract::gazetteer::fold) == key) {
+        if let Some(f) = self
+            .found
+            .iter_mut()
+            .find(|f| f.id == id && f.value.as_deref().map(crate::extract::gazetteer::fold) == key)
+        {
             f.confidence = f.confidence.max(confidence);
             f.evidence.extend(evidence);
             return;
         }
-        self.found.push(Found { id: id.to_string(), value, confidence, evidence: evidence.into_iter().collect() });
+        self.found.push(Found {
+            id: id.to_string(),
+            value,
+            confidence,
+            evidence: evidence.into_iter().collect(),
+        });
     }
 
     pub fn has(&self, id: &str) -> bool {
@@ -55,7 +72,10 @@ impl Detections {
     }
 
     pub fn values<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.found.iter().filter(move |f| f.id == id).filter_map(|f| f.value.as_deref())
+        self.found
+            .iter()
+            .filter(move |f| f.id == id)
+            .filter_map(|f| f.value.as_deref())
     }
 }
 
@@ -102,7 +122,13 @@ impl Context {
     }
 
     pub fn for_text(name: &str, text: &str, options: &AnalyzeOptions) -> Self {
-        Self::new(Source::Text { name: name.to_string(), text: text.to_string() }, options)
+        Self::new(
+            Source::Text {
+                name: name.to_string(),
+                text: text.to_string(),
+            },
+            options,
+        )
     }
 
     pub fn source_name(&self) -> String {
@@ -113,31 +139,54 @@ impl Context {
     }
 
     pub fn today(&self) -> NaiveDate {
-        self.options.date.unwrap_or_else(|| chrono::Utc::now().date_naive())
+        self.options
+            .date
+            .unwrap_or_else(|| chrono::Utc::now().date_naive())
     }
 
     /// Every name a rule condition can test, with the segments that support it.
     pub fn present(&self) -> HashMap<String, Vec<usize>> {
         let mut names: HashMap<String, Vec<usize>> = HashMap::new();
         for f in self.detections.iter() {
-            names.entry(f.id.clone()).or_default().extend(f.evidence.iter().copied());
+            names
+                .entry(f.id.clone())
+                .or_default()
+                .extend(f.evidence.iter().copied());
         }
         for (key, value) in &self.facts {
-            let truthy = !matches!(value, serde_json::Value::Bool(false) | serde_json::Value::Null);
+            let truthy = !matches!(
+                value,
+                serde_json::Value::Bool(false) | serde_json::Value::Null
+            );
             if truthy {
-                names.insert(key.clone(), self.fact_evidence.get(key).cloned().unwrap_or_default());
+                names.insert(
+                    key.clone(),
+                    self.fact_evidence.get(key).cloned().unwrap_or_default(),
+                );
             }
         }
         for role in &self.roles {
-            names.entry(role.id.clone()).or_default().extend(role.evidence.iter().copied());
+            names
+                .entry(role.id.clone())
+                .or_default()
+                .extend(role.evidence.iter().copied());
         }
         if let Some(b) = &self.budget {
             names.insert("budget".into(), b.evidence.clone());
-            let kind = serde_json::to_value(b.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let kind = serde_json::to_value(b.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
             names.insert(format!("budget.{kind}"), b.evidence.clone());
         }
-        let companions: Vec<usize> =
-            self.conversation.segments.iter().filter(|s| s.speaker == Speaker::Companion).map(|s| s.id).take(3).collect();
+        let companions: Vec<usize> = self
+            .conversation
+            .segments
+            .iter()
+            .filter(|s| s.speaker == Speaker::Companion)
+            .map(|s| s.id)
+            .take(3)
+            .collect();
         if !companions.is_empty() {
             names.insert("companion".into(), companions);
         }
@@ -184,7 +233,11 @@ impl Context {
                 next_action: String::new(),
                 due: String::new(),
             }),
-            forecast: self.forecast.unwrap_or(Forecast { stage: Stage::Browsing, p30: 0.0, expected_value: 0.0 }),
+            forecast: self.forecast.unwrap_or(Forecast {
+                stage: Stage::Browsing,
+                p30: 0.0,
+                expected_value: 0.0,
+            }),
         }
     }
 }

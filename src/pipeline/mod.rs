@@ -47,7 +47,13 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        Self::from_config(PipelineConfig::load(path)?)
+        let started = std::time::Instant::now();
+        let config = PipelineConfig::load(path)?;
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "pipeline file read and validated"
+        );
+        Self::from_config(config)
     }
 
     pub fn from_config(config: PipelineConfig) -> Result<Self, ConfigError> {
@@ -56,7 +62,12 @@ impl Pipeline {
             .pipeline
             .stages
             .iter()
-            .map(|name| registry::build(name, &config))
+            .map(|name| {
+                let started = std::time::Instant::now();
+                let stage = registry::build(name, &config);
+                tracing::debug!(stage = %name, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "stage built");
+                stage
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Pipeline { config, stages })
     }
@@ -69,12 +80,21 @@ impl Pipeline {
         self.stages.iter().map(|s| s.name()).collect()
     }
 
-    pub fn analyze_file(&self, path: &Path, options: &AnalyzeOptions) -> Result<Analysis, AnalyzeError> {
+    pub fn analyze_file(
+        &self,
+        path: &Path,
+        options: &AnalyzeOptions,
+    ) -> Result<Analysis, AnalyzeError> {
         self.run(Context::for_file(path, options))
     }
 
     /// Analyses a transcript already in memory (`name` decides the format by its extension).
-    pub fn analyze_text(&self, name: &str, text: &str, options: &AnalyzeOptions) -> Result<Analysis, AnalyzeError> {
+    pub fn analyze_text(
+        &self,
+        name: &str,
+        text: &str,
+        options: &AnalyzeOptions,
+    ) -> Result<Analysis, AnalyzeError> {
         self.run(Context::for_text(name, text, options))
     }
 

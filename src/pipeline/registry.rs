@@ -2,12 +2,27 @@
 
 use super::Stage;
 use crate::config::{ConfigError, Origin, PipelineConfig};
-use crate::extract::{budget::BudgetStage, entities::EntitiesStage, facts::FactsStage, facts::RolesStage, signals::SignalRulesStage};
-use crate::profile::{forecast::ForecastStage, metrics::MetricsStage, priority::PriorityStage, tags::TagsStage};
+use crate::extract::{
+    budget::BudgetStage, entities::EntitiesStage, facts::FactsStage, facts::RolesStage,
+    signals::SignalRulesStage,
+};
+use crate::profile::{
+    forecast::ForecastStage, metrics::MetricsStage, priority::PriorityStage, tags::TagsStage,
+};
 use crate::speakers::{LanguageStage, SpeakerRolesStage, TranscriptStage};
 
 pub const STAGE_NAMES: &[&str] = &[
-    "transcript", "speaker_roles", "language", "metrics", "entities", "budget", "signals", "facts", "roles", "tags", "priority",
+    "transcript",
+    "speaker_roles",
+    "language",
+    "metrics",
+    "entities",
+    "budget",
+    "signals",
+    "facts",
+    "roles",
+    "tags",
+    "priority",
     "forecast",
 ];
 
@@ -27,8 +42,14 @@ pub fn build(name: &str, c: &PipelineConfig) -> Result<Box<dyn Stage>, ConfigErr
         "forecast" => Box::new(ForecastStage::build(c)),
         other => {
             return Err(ConfigError::Invalid {
-                origin: Origin { file: c.path.display().to_string(), entry: "pipeline.stages".into() },
-                reason: format!("unknown stage `{other}` (known: {})", STAGE_NAMES.join(", ")),
+                origin: Origin {
+                    file: c.path.display().to_string(),
+                    entry: "pipeline.stages".into(),
+                },
+                reason: format!(
+                    "unknown stage `{other}` (known: {})",
+                    STAGE_NAMES.join(", ")
+                ),
             })
         }
     })

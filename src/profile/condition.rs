@@ -34,7 +34,10 @@ pub fn evaluate(c: &Condition, f: &Facts) -> Option<Vec<usize>> {
             return None;
         }
     }
-    let evidence: BTreeSet<usize> =
-        matched_any.into_iter().chain(&c.all).flat_map(|n| f.present.get(n).into_iter().flatten().copied()).collect();
+    let evidence: BTreeSet<usize> = matched_any
+        .into_iter()
+        .chain(&c.all)
+        .flat_map(|n| f.present.get(n).into_iter().flatten().copied())
+        .collect();
     Some(evidence.into_iter().collect())
 }

@@ -15,7 +15,11 @@ pub struct ForecastStage {
 
 impl ForecastStage {
     pub fn build(c: &PipelineConfig) -> Self {
-        ForecastStage { section: c.forecast.clone(), models: c.models.clone(), default_currency: c.pipeline.default_currency.clone() }
+        ForecastStage {
+            section: c.forecast.clone(),
+            models: c.models.clone(),
+            default_currency: c.pipeline.default_currency.clone(),
+        }
     }
 
     /// The deal's size: the budget, else the list price of the model wanted, else a default.
@@ -39,10 +43,15 @@ impl ForecastStage {
         let wanted = cx.detections.values("pref.model").find_map(|v| {
             let folded = crate::extract::gazetteer::fold(v);
             self.models.iter().find(|m| {
-                crate::extract::gazetteer::fold(&m.name) == folded || m.name_zh.as_deref().map(crate::extract::gazetteer::fold) == Some(folded.clone())
+                crate::extract::gazetteer::fold(&m.name) == folded
+                    || m.name_zh.as_deref().map(crate::extract::gazetteer::fold)
+                        == Some(folded.clone())
             })
         });
-        if let Some((price, _)) = wanted.and_then(|m| m.price.zip(m.currency.as_ref())).filter(|(_, c)| **c == currency) {
+        if let Some((price, _)) = wanted
+            .and_then(|m| m.price.zip(m.currency.as_ref()))
+            .filter(|(_, c)| **c == currency)
+        {
             return price;
         }
         f.default_deal_value.get(&currency).copied().unwrap_or(0.0)
@@ -57,15 +66,30 @@ impl Stage for ForecastStage {
     fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
         let f = &self.section;
         let present = cx.present();
-        let facts = Facts { present: &present, metrics: &cx.metrics, duration_s: cx.conversation.duration_s() };
-        let stage = f.stages.iter().find(|s| evaluate(&s.when, &facts).is_some()).map_or(DealStage::Browsing, |s| s.stage);
-        let name = serde_json::to_value(stage).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let facts = Facts {
+            present: &present,
+            metrics: &cx.metrics,
+            duration_s: cx.conversation.duration_s(),
+        };
+        let stage = f
+            .stages
+            .iter()
+            .find(|s| evaluate(&s.when, &facts).is_some())
+            .map_or(DealStage::Browsing, |s| s.stage);
+        let name = serde_json::to_value(stage)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         let base = f.p30.get(&name).copied().unwrap_or(0.0);
         let score = cx.priority.as_ref().map_or(50.0, |p| p.score as f64);
         let p30 = (base * (1.0 + f.score_influence * (score - 50.0) / 50.0)).clamp(0.0, 0.99);
         let p30 = (p30 * 100.0).round() / 100.0;
         let expected_value = (self.deal_value(cx) * p30).round();
-        cx.forecast = Some(Forecast { stage, p30, expected_value });
+        cx.forecast = Some(Forecast {
+            stage,
+            p30,
+            expected_value,
+        });
         Ok(())
     }
 }

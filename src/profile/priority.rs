@@ -15,7 +15,10 @@ pub struct PriorityStage {
 
 impl PriorityStage {
     pub fn build(c: &PipelineConfig) -> Self {
-        PriorityStage { section: c.priority.clone(), next_actions: c.next_actions.clone() }
+        PriorityStage {
+            section: c.priority.clone(),
+            next_actions: c.next_actions.clone(),
+        }
     }
 }
 
@@ -27,11 +30,47 @@ fn fill(template: &str, cx: &Context) -> String {
         .values("obj.approval")
         .next()
         .map(str::to_string)
-        .or_else(|| cx.roles.iter().find(|r| r.id == "role.decision_maker").map(|r| r.who.clone()))
-        .unwrap_or_else(|| if zh { "家人".into() } else { "the decision maker".into() });
-    let model = cx.detections.values("pref.model").next().map(str::to_string).unwrap_or_else(|| if zh { "意向车型".into() } else { "the car".into() });
-    let competitor = cx.detections.values("obj.competitor").next().map(str::to_string).unwrap_or_else(|| if zh { "竞品".into() } else { "the competition".into() });
-    template.replace("{who}", &who).replace("{model}", &model).replace("{competitor}", &competitor)
+        .or_else(|| {
+            cx.roles
+                .iter()
+                .find(|r| r.id == "role.decision_maker")
+                .map(|r| r.who.clone())
+        })
+        .unwrap_or_else(|| {
+            if zh {
+                "家人".into()
+            } else {
+                "the decision maker".into()
+            }
+        });
+    let model = cx
+        .detections
+        .values("pref.model")
+        .next()
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            if zh {
+                "意向车型".into()
+            } else {
+                "the car".into()
+            }
+        });
+    let competitor = cx
+        .detections
+        .values("obj.competitor")
+        .next()
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            if zh {
+                "竞品".into()
+            } else {
+                "the competition".into()
+            }
+        });
+    template
+        .replace("{who}", &who)
+        .replace("{model}", &model)
+        .replace("{competitor}", &competitor)
 }
 
 impl Stage for PriorityStage {
@@ -42,14 +81,25 @@ impl Stage for PriorityStage {
     fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
         let p = &self.section;
         let present = cx.present();
-        let facts = Facts { present: &present, metrics: &cx.metrics, duration_s: cx.conversation.duration_s() };
+        let facts = Facts {
+            present: &present,
+            metrics: &cx.metrics,
+            duration_s: cx.conversation.duration_s(),
+        };
         let zh = cx.language == Language::Zh;
         let mut score = p.base;
         let mut contributions: Vec<(f64, String)> = Vec::new();
         for w in &p.weights {
             if facts.has(&w.signal) {
                 score += w.points;
-                contributions.push((w.points, if zh { w.reason_zh.clone() } else { w.reason_en.clone() }));
+                contributions.push((
+                    w.points,
+                    if zh {
+                        w.reason_zh.clone()
+                    } else {
+                        w.reason_en.clone()
+                    },
+                ));
             }
         }
         let score = score.clamp(0.0, 100.0).round();
@@ -60,17 +110,36 @@ impl Stage for PriorityStage {
         } else {
             Tier::Cold
         };
-        if let Some(rule) = p.tier_rules.iter().find(|r| evaluate(&r.when, &facts).is_some()) {
+        if let Some(rule) = p
+            .tier_rules
+            .iter()
+            .find(|r| evaluate(&r.when, &facts).is_some())
+        {
             tier = rule.tier;
         }
         contributions.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
-        let reasons = contributions.into_iter().map(|(points, why)| format!("{points:+} {why}")).collect();
-        let action = self.next_actions.iter().find(|a| evaluate(&a.when, &facts).is_some());
+        let reasons = contributions
+            .into_iter()
+            .map(|(points, why)| format!("{points:+} {why}"))
+            .collect();
+        let action = self
+            .next_actions
+            .iter()
+            .find(|a| evaluate(&a.when, &facts).is_some());
         let (next_action, due) = match action {
-            Some(a) => (fill(if zh { &a.zh } else { &a.en }, cx), cx.today() + chrono::Duration::days(a.due_days)),
+            Some(a) => (
+                fill(if zh { &a.zh } else { &a.en }, cx),
+                cx.today() + chrono::Duration::days(a.due_days),
+            ),
             None => (String::new(), cx.today()),
         };
-        cx.priority = Some(Priority { score: score as u32, tier, reasons, next_action, due: due.format("%Y-%m-%d").to_string() });
+        cx.priority = Some(Priority {
+            score: score as u32,
+            tier,
+            reasons,
+            next_action,
+            due: due.format("%Y-%m-%d").to_string(),
+        });
         Ok(())
     }
 }

@@ -14,7 +14,10 @@ pub struct TagsStage {
 
 impl TagsStage {
     pub fn build(c: &PipelineConfig) -> Self {
-        TagsStage { rules: c.tags.clone(), bands: c.budget_bands.clone() }
+        TagsStage {
+            rules: c.tags.clone(),
+            bands: c.budget_bands.clone(),
+        }
     }
 }
 
@@ -26,12 +29,19 @@ impl Stage for TagsStage {
     fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
         if let Some(b) = &cx.budget {
             if let Some(mid) = b.midpoint() {
-                for band in self.bands.iter().filter(|band| band.kind == b.kind && band.currency == b.currency) {
+                for band in self
+                    .bands
+                    .iter()
+                    .filter(|band| band.kind == b.kind && band.currency == b.currency)
+                {
                     if mid >= band.min && mid < band.max {
                         cx.tags.push(Tag {
                             id: band.tag.clone(),
                             category: TagCategory::Fact,
-                            rule: format!("budget_band {}–{} {}", band.min, band.max, band.currency),
+                            rule: format!(
+                                "budget_band {}–{} {}",
+                                band.min, band.max, band.currency
+                            ),
                             evidence: b.evidence.clone(),
                         });
                     }
@@ -45,7 +55,11 @@ impl Stage for TagsStage {
                 continue;
             }
             let present = cx.present();
-            let facts = Facts { present: &present, metrics: &cx.metrics, duration_s };
+            let facts = Facts {
+                present: &present,
+                metrics: &cx.metrics,
+                duration_s,
+            };
             if let Some(evidence) = evaluate(&rule.when, &facts) {
                 cx.tags.push(Tag {
                     id: rule.id.clone(),

@@ -41,13 +41,24 @@ pub fn write_temp(name: &str, content: &[u8]) -> (tempfile::TempDir, PathBuf) {
 }
 
 pub fn analyze_json(path: &Path) -> serde_json::Value {
-    let run = dealerscope(&["analyze", path.to_str().unwrap(), "--json", "--date", "2026-11-20"]);
+    let run = dealerscope(&[
+        "analyze",
+        path.to_str().unwrap(),
+        "--json",
+        "--date",
+        "2026-11-20",
+    ]);
     assert_eq!(run.code, 0, "analyze failed: {}", run.stderr);
     serde_json::from_str(&run.stdout).expect("stdout is one JSON document")
 }
 
 pub fn ids(v: &serde_json::Value, key: &str) -> Vec<String> {
-    v[key].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect()
+    v[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 pub fn values(v: &serde_json::Value, key: &str, id: &str) -> Vec<String> {
