@@ -265,3 +265,17 @@ fn language_can_be_forced() {
     let a: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(a["language"], "zh");
 }
+
+/// The README's first command runs on these samples; keep them analysable and meaningful.
+#[test]
+fn readme_samples_analyse() {
+    let en = analyze_json(&root().join("samples/visit-en.txt"));
+    assert_eq!(en["budget"]["max"], 50000.0);
+    assert!(values(&en, "objections", "obj.competitor").contains(&"Telluride".to_string()));
+    let zh = analyze_json(&root().join("samples/visit-zh.txt"));
+    assert_eq!(
+        (zh["budget"]["min"].as_f64(), zh["budget"]["max"].as_f64()),
+        (Some(150000.0), Some(180000.0))
+    );
+    assert_eq!(zh["forecast"]["stage"], "negotiating");
+}

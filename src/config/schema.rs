@@ -162,6 +162,9 @@ pub struct LanguageLexicon {
     /// Regexes that, right after a match, negate it ("SUV就算了", "is out").
     #[serde(default)]
     pub negation_after: Vec<String>,
+    /// Phrases that contain a negation word but do not negate ("有没有", "no problem").
+    #[serde(default)]
+    pub not_negation: Vec<String>,
     /// How far back (in words for English, characters for Chinese) a negation reaches.
     pub negation_window: usize,
     /// A customer answer that starts like this says yes to the salesperson's question.

@@ -219,6 +219,7 @@ impl BudgetCues {
         // A total answering a trade-in or offer question is about that, not the budget.
         if kind == BudgetKind::Total
             && !cue
+            && !asked
             && !adopted
             && prompt.is_some_and(|p| matches(&self.not_budget, &p.text))
         {
@@ -316,7 +317,10 @@ impl Stage for BudgetStage {
             let amounts = money::find(&seg.text, lang);
             statements.extend(amounts.iter().enumerate().filter_map(|(k, a)| {
                 let floor = if k > 0 { amounts[k - 1].end } else { 0 };
-                let ceil = amounts.get(k + 1).map_or(seg.text.len(), |n| n.start);
+                // The next figure's clause is its own: "十五到十八万吧，落地不超过十八万" bounds only the second.
+                let ceil = amounts.get(k + 1).map_or(seg.text.len(), |n| {
+                    cues.lexicon.clause(&seg.text, n.start, n.end).0.max(a.end)
+                });
                 cues.read(seg, a, (floor, ceil), prompt, lang, false)
             }));
             if statements.len() > before {
@@ -374,6 +378,7 @@ fn choose(mut statements: Vec<Statement>) -> Option<Statement> {
             {
                 let mut kept = prev;
                 kept.evidence.extend(s.evidence);
+                kept.evidence.dedup();
                 kept
             }
             _ => s,

@@ -51,6 +51,7 @@ pub struct Lexicon {
     pub language: Language,
     negation_before: Option<Regex>,
     negation_after: Option<Regex>,
+    not_negation: Option<Regex>,
     window: usize,
     affirmation: Option<Regex>,
     rejection: Option<Regex>,
@@ -72,6 +73,7 @@ impl Lexicon {
             language,
             negation_before: compile_any(&l.negation_before, &at("negation_before"))?,
             negation_after: compile_any(&l.negation_after, &at("negation_after"))?,
+            not_negation: compile_any(&l.not_negation, &at("not_negation"))?,
             window: l.negation_window,
             affirmation: compile_any(&l.affirmation, &at("affirmation"))?,
             rejection: compile_any(&l.rejection, &at("rejection"))?,
@@ -115,20 +117,30 @@ impl Lexicon {
     }
 
     pub fn is_negated(&self, text: &str, start: usize, end: usize) -> bool {
-        let before = self.before(text, start);
+        let before = self.blank_not_negations(self.before(text, start));
         if self
             .negation_before
             .as_ref()
-            .is_some_and(|r| r.is_match(before))
+            .is_some_and(|r| r.is_match(&before))
         {
             return true;
         }
         let (_, to) = self.clause(text, start, end);
         let after = &text[end..to];
-        let near: String = after.chars().take(12).collect();
+        let near = self.blank_not_negations(&after.chars().take(12).collect::<String>());
         self.negation_after
             .as_ref()
             .is_some_and(|r| r.find(&near).is_some_and(|m| m.start() <= 4))
+    }
+
+    /// "有没有现车" asks; it does not deny. Such phrases are blanked before looking for negation.
+    fn blank_not_negations(&self, text: &str) -> String {
+        match &self.not_negation {
+            Some(r) => r
+                .replace_all(text, |c: &regex::Captures| " ".repeat(c[0].chars().count()))
+                .into_owned(),
+            None => text.to_string(),
+        }
     }
 
     /// A reply that says yes to the question before it.
