@@ -203,3 +203,13 @@ fn forecast_stage_and_expected_value() {
     assert_eq!(browsing.forecast.stage, Stage::Browsing);
     assert!(browsing.forecast.p30 < a.forecast.p30);
 }
+
+#[test]
+fn a_complaint_objects_to_what_the_salesperson_just_said() {
+    let a = analyze("Salesperson: The best rate I can get you is six point nine percent.\nCustomer: That's way too high.\n");
+    assert!(has(&a, "obj.financing"));
+    let a = analyze("销售: 您的旧车我们评估是四万八。\n客户: 四万八？太少了吧。\n");
+    assert!(has(&a, "obj.trade_in"));
+    let a = analyze("Salesperson: The best rate I can get you is six point nine percent.\nCustomer: Okay, sounds fine.\n");
+    assert!(!has(&a, "obj.financing"));
+}

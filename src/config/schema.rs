@@ -171,6 +171,9 @@ pub struct LanguageLexicon {
     pub affirmation: Vec<String>,
     /// ... and one like this says no, even if an affirmation word appears later.
     pub rejection: Vec<String>,
+    /// A customer reply that objects to what was just said ("that's too much", "太高了").
+    #[serde(default)]
+    pub complaint: Vec<String>,
     /// Clause boundaries beyond which negation does not reach.
     pub clause_breaks: Vec<String>,
     /// People a customer mentions ("my wife", "我老婆"): who a role or approval is, when the
@@ -248,6 +251,10 @@ pub struct SignalRule {
     /// it" answering "want to take it for a spin?" is a test drive, not a commitment.
     #[serde(default)]
     pub unless_prompt: Vec<String>,
+    /// Regexes on the salesperson's statement; a customer complaint in reply ("that's too high",
+    /// "太少了吧") gives the label: the rate, the trade value or the wait was objected to.
+    #[serde(default)]
+    pub objects_to: Vec<String>,
     #[serde(default = "yes")]
     pub negatable: bool,
     #[serde(default = "default_confidence")]

@@ -55,6 +55,7 @@ pub struct Lexicon {
     window: usize,
     affirmation: Option<Regex>,
     rejection: Option<Regex>,
+    complaint: Option<Regex>,
     clause_breaks: Regex,
 }
 
@@ -77,6 +78,7 @@ impl Lexicon {
             window: l.negation_window,
             affirmation: compile_any(&l.affirmation, &at("affirmation"))?,
             rejection: compile_any(&l.rejection, &at("rejection"))?,
+            complaint: compile_any(&l.complaint, &at("complaint"))?,
             clause_breaks: breaks
                 .unwrap_or_else(|| Regex::new(r"[.!?;。！？；]").expect("literal regex")),
         })
@@ -157,5 +159,11 @@ impl Lexicon {
             (Some(_), None) => true,
             _ => false,
         }
+    }
+
+    /// A reply that objects to what the salesperson just said.
+    pub fn complains(&self, reply: &str) -> bool {
+        let head: String = reply.trim_start().chars().take(60).collect();
+        self.complaint.as_ref().is_some_and(|r| r.is_match(&head))
     }
 }

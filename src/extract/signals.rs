@@ -33,6 +33,7 @@ struct Rule {
     prompts: Option<Regex>,
     unless: Option<Regex>,
     unless_prompt: Option<Regex>,
+    objects_to: Option<Regex>,
     negatable: bool,
     confidence: f64,
 }
@@ -80,6 +81,7 @@ impl SignalRulesStage {
                     prompts: compile_any(&r.prompts, &r.origin)?,
                     unless: compile_any(&r.unless, &r.origin)?,
                     unless_prompt: compile_any(&r.unless_prompt, &r.origin)?,
+                    objects_to: compile_any(&r.objects_to, &r.origin)?,
                     negatable: r.negatable,
                     confidence: r.confidence,
                 });
@@ -156,23 +158,25 @@ impl Stage for SignalRulesStage {
                         .add(&rule.label, value, rule.confidence, [seg.id]);
                 }
             }
-            if !lr.lexicon.affirms(text) {
+            let Some(prompt) = prompt else { continue };
+            let (affirms, complains) = (lr.lexicon.affirms(text), lr.lexicon.complains(text));
+            if !affirms && !complains {
                 continue;
             }
-            if let Some(prompt) = prompt {
-                for rule in &lr.rules {
-                    if rule
-                        .prompts
-                        .as_ref()
-                        .is_some_and(|p| p.is_match(&prompt.text))
-                    {
-                        cx.detections.add(
-                            &rule.label,
-                            None,
-                            rule.confidence * 0.9,
-                            [prompt.id, seg.id],
-                        );
-                    }
+            // A yes takes up the salesperson's offer; a complaint objects to their statement.
+            for rule in &lr.rules {
+                let answered = if affirms {
+                    &rule.prompts
+                } else {
+                    &rule.objects_to
+                };
+                if answered.as_ref().is_some_and(|p| p.is_match(&prompt.text)) {
+                    cx.detections.add(
+                        &rule.label,
+                        None,
+                        rule.confidence * 0.9,
+                        [prompt.id, seg.id],
+                    );
                 }
             }
         }
