@@ -213,3 +213,48 @@ fn a_complaint_objects_to_what_the_salesperson_just_said() {
     let a = analyze("Salesperson: The best rate I can get you is six point nine percent.\nCustomer: Okay, sounds fine.\n");
     assert!(!has(&a, "obj.financing"));
 }
+
+#[test]
+fn valued_labels_always_say_what() {
+    let a = analyze("Salesperson: Ready?\nCustomer: It's not my decision alone.\n");
+    assert_eq!(value_of(&a, "obj.approval"), vec!["someone else"]);
+    let a = analyze("Salesperson: Ready?\nCustomer: I can't decide by myself, my husband will want to see it.\n");
+    assert_eq!(value_of(&a, "obj.approval").len(), 1);
+    assert!(
+        value_of(&a, "obj.approval")[0].contains("husband"),
+        "{:?}",
+        value_of(&a, "obj.approval")
+    );
+    let a = analyze("Salesperson: Hi\nCustomer: I wish it had a bigger screen.\n");
+    assert!(!value_of(&a, "obj.feature").is_empty());
+    // Every valued label of every fixture carries a value.
+    for lang in ["en", "zh"] {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/conversations")
+            .join(lang);
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "txt") {
+                let a = analyze(&std::fs::read_to_string(&path).unwrap());
+                for s in a.preferences.iter().chain(&a.objections) {
+                    let valued = [
+                        "pref.model",
+                        "pref.color",
+                        "obj.competitor",
+                        "obj.feature",
+                        "obj.approval",
+                    ]
+                    .contains(&s.id.as_str());
+                    assert_eq!(
+                        s.value.is_some(),
+                        valued,
+                        "{}: {} value {:?}",
+                        path.display(),
+                        s.id,
+                        s.value
+                    );
+                }
+            }
+        }
+    }
+}

@@ -29,6 +29,8 @@ impl LazyPattern {
 
 struct Rule {
     label: String,
+    /// The output carries a value for this label (taxonomy `valued`).
+    valued: bool,
     patterns: Vec<LazyPattern>,
     prompts: Option<Regex>,
     unless: Option<Regex>,
@@ -40,6 +42,10 @@ struct Rule {
 
 struct LanguageRules {
     lexicon: Lexicon,
+    /// People the customer may name: who must approve, when a pattern does not say.
+    people: Option<Regex>,
+    /// Said when a valued label's pattern names nobody ("someone else", "家人").
+    someone: &'static str,
     rules: Vec<Rule>,
     /// All patterns of all rules, to find in one pass which rules a turn can fire.
     any_pattern: RegexSet,
@@ -77,6 +83,7 @@ impl SignalRulesStage {
                 }
                 rules.push(Rule {
                     label: r.label.clone(),
+                    valued: c.taxonomy.valued.contains(&r.label),
                     patterns,
                     prompts: compile_any(&r.prompts, &r.origin)?,
                     unless: compile_any(&r.unless, &r.origin)?,
@@ -102,6 +109,17 @@ impl SignalRulesStage {
                 language,
                 LanguageRules {
                     lexicon: Lexicon::compile(language, c.lexicon(language), &file)?,
+                    people: compile_any(
+                        &c.lexicon(language).people,
+                        &Origin {
+                            file: file.clone(),
+                            entry: format!("language.{}.people", language.code()),
+                        },
+                    )?,
+                    someone: match language {
+                        Language::En => "someone else",
+                        Language::Zh => "家人",
+                    },
                     rules,
                     any_pattern,
                     rule_of_pattern,
@@ -153,7 +171,26 @@ impl Stage for SignalRulesStage {
                         !(rule.negatable && lr.lexicon.is_negated(text, m.start(), m.end()))
                     });
                 if let Some(caps) = hit {
-                    let value = caps.name("who").map(|w| w.as_str().trim().to_string());
+                    // A valued label always says what: the pattern's `who` or `value`, else the
+                    // person the turn names, else what was said.
+                    let named = caps
+                        .name("who")
+                        .or_else(|| caps.name("value"))
+                        .map(|m| m.as_str().trim().to_string());
+                    let value = named.or_else(|| {
+                        rule.valued.then(|| {
+                            let person = lr
+                                .people
+                                .as_ref()
+                                .and_then(|p| p.find(text))
+                                .map(|m| m.as_str().trim().to_string());
+                            match (rule.label.as_str(), person) {
+                                ("obj.approval", Some(p)) => p,
+                                ("obj.approval", None) => lr.someone.to_string(),
+                                _ => caps[0].trim().to_string(),
+                            }
+                        })
+                    });
                     cx.detections
                         .add(&rule.label, value, rule.confidence, [seg.id]);
                 }
