@@ -127,7 +127,7 @@ fn reach(lang: Language) -> Reach {
         Language::Zh => Reach {
             bound_before: 8,
             bound_after: 10,
-            kind_before: 5,
+            kind_before: 8,
             kind_after: 4,
             cue_before: 14,
             cue_after: 10,

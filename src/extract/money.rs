@@ -2,7 +2,7 @@
 //! "high twenties", "25万", "两万五", "20到25万", "三千块". Whether an amount is a budget is
 //! decided by the budget stage from the words around it.
 
-use super::numbers_en::{decade, parse_words};
+use super::numbers_en::{decade, parse_words, small};
 use super::numbers_zh::{self, is_numeral_char, Span};
 use crate::conversation::Language;
 
@@ -134,6 +134,25 @@ fn find_en(text: &str) -> Vec<Amount> {
             Some((v, s)) => (Some(v), i + 1, s),
             None => match parse_words(&words[i..]) {
                 // A lone "one"/"a" is rarely money; require a real number word.
+                // "twenty-six nine", "sixty-two five": prices said as thousands then hundreds.
+                Some((v, used))
+                    if (10.0..100.0).contains(&v)
+                        && v.fract() == 0.0
+                        && words
+                            .get(i + used)
+                            .and_then(|w| small(w))
+                            .is_some_and(|d| (1.0..10.0).contains(&d))
+                        && words
+                            .get(i + used + 1)
+                            .is_none_or(|w| !matches!(*w, "hundred" | "thousand" | "grand")) =>
+                {
+                    let hundreds = words.get(i + used).and_then(|w| small(w)).unwrap_or(0.0);
+                    (
+                        Some(Span::exact(v * 1000.0 + hundreds * 100.0)),
+                        i + used + 1,
+                        true,
+                    )
+                }
                 Some((v, used)) if !(used == 1 && v < 2.0) => (
                     Some(Span::exact(v)),
                     i + used,
@@ -413,6 +432,12 @@ mod tests {
         assert_eq!(en("low 30s"), vec![(30.0, 33.0)]);
         assert_eq!(en("a 2015 civic with 4wd"), vec![(2015.0, 2015.0)]);
         assert_eq!(en("four hundred a month"), vec![(400.0, 400.0)]);
+        assert_eq!(
+            en("twenty-six nine out the door"),
+            vec![(26_900.0, 26_900.0)]
+        );
+        assert_eq!(en("kbb says eleven five"), vec![(11_500.0, 11_500.0)]);
+        assert_eq!(en("four sixty nine a month"), vec![(469.0, 469.0)]);
         assert_eq!(en("500 dollars"), vec![(500.0, 500.0)]);
         let a = &find("$400", Language::En)[0];
         assert_eq!(a.currency, Some("USD"));
