@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use regex::Regex;
 
-use super::lexicon::{compile_any, Lexicon};
+use super::lexicon::{compile_any, sentence, Lexicon};
 use super::money::{self, Amount};
 use crate::analysis::{Budget, BudgetKind};
 use crate::config::{ConfigError, Origin, PipelineConfig};
@@ -150,18 +150,6 @@ fn chars_ahead(text: &str, i: usize, n: usize, ceil: usize) -> usize {
         .char_indices()
         .nth(n)
         .map_or(ceil, |(j, _)| i + j)
-}
-
-/// The sentence around a byte range: budget cues do not reach across a full stop.
-fn sentence(text: &str, start: usize, end: usize) -> (usize, usize) {
-    let stop = |c: char| matches!(c, '.' | '!' | '?' | '。' | '！' | '？');
-    let from = text[..start]
-        .char_indices()
-        .rev()
-        .find(|&(_, c)| stop(c))
-        .map_or(0, |(i, c)| i + c.len_utf8());
-    let to = text[end..].find(stop).map_or(text.len(), |i| end + i);
-    (from, to)
 }
 
 impl BudgetCues {

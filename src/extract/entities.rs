@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use regex::Regex;
 
 use super::gazetteer::{Gazetteer, Hit};
-use super::lexicon::{compile_any, Lexicon};
+use super::lexicon::{compile_any, sentence, Lexicon};
 use crate::config::{Make, Model, NamedEntity, Origin, PipelineConfig};
 use crate::conversation::{Language, Segment, Speaker};
 use crate::pipeline::{AnalyzeError, Context, Stage};
@@ -39,12 +39,22 @@ pub struct EntitiesStage {
     cues: HashMap<Language, EntityCues>,
 }
 
+/// Every way an entry may be written: its aliases and both canonical names.
+fn spellings<'a>(aliases: &'a [String], name: &'a str, name_zh: Option<&'a str>) -> Vec<&'a str> {
+    aliases
+        .iter()
+        .map(String::as_str)
+        .chain([name])
+        .chain(name_zh)
+        .collect()
+}
+
 fn named(list: &[NamedEntity]) -> impl Iterator<Item = (Vec<&str>, &Origin)> {
     list.iter().map(|e| {
-        let mut aliases: Vec<&str> = e.aliases.iter().map(String::as_str).collect();
-        aliases.push(&e.name);
-        aliases.extend(e.name_zh.as_deref());
-        (aliases, &e.origin)
+        (
+            spellings(&e.aliases, &e.name, e.name_zh.as_deref()),
+            &e.origin,
+        )
     })
 }
 
@@ -82,16 +92,16 @@ impl EntitiesStage {
             );
         }
         let model_names = Gazetteer::build(c.models.iter().map(|m| {
-            let mut aliases: Vec<&str> = m.aliases.iter().map(String::as_str).collect();
-            aliases.push(&m.name);
-            aliases.extend(m.name_zh.as_deref());
-            (aliases, &m.origin)
+            (
+                spellings(&m.aliases, &m.name, m.name_zh.as_deref()),
+                &m.origin,
+            )
         }))?;
         let make_names = Gazetteer::build(c.makes.iter().map(|m| {
-            let mut aliases: Vec<&str> = m.aliases.iter().map(String::as_str).collect();
-            aliases.push(&m.name);
-            aliases.extend(m.name_zh.as_deref());
-            (aliases, &m.origin)
+            (
+                spellings(&m.aliases, &m.name, m.name_zh.as_deref()),
+                &m.origin,
+            )
         }))?;
         let home_makes = c
             .dealership
@@ -191,18 +201,6 @@ fn trailing_remarks(text: &str, lex: &Lexicon, from: usize, sentence_end: usize)
         end = next_end;
     }
     end
-}
-
-/// The sentence around a byte range.
-fn sentence(text: &str, start: usize, end: usize) -> (usize, usize) {
-    let stop = |c: char| matches!(c, '.' | '!' | '?' | '。' | '！' | '？');
-    let from = text[..start]
-        .char_indices()
-        .rev()
-        .find(|&(_, c)| stop(c))
-        .map_or(0, |(i, c)| i + c.len_utf8());
-    let to = text[end..].find(stop).map_or(text.len(), |i| end + i);
-    (from, to)
 }
 
 fn near(re: &Option<Regex>, text: &str, clause: (usize, usize)) -> bool {

@@ -47,6 +47,18 @@ pub fn compile_each(patterns: &[String], origin: &Origin) -> Result<Vec<Regex>, 
         .collect()
 }
 
+/// The sentence around a byte range: cues and remarks do not reach across a full stop.
+pub fn sentence(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let stop = |c: char| matches!(c, '.' | '!' | '?' | '。' | '！' | '？');
+    let from = text[..start]
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| stop(c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let to = text[end..].find(stop).map_or(text.len(), |i| end + i);
+    (from, to)
+}
+
 pub struct Lexicon {
     pub language: Language,
     negation_before: Option<Regex>,
