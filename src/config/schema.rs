@@ -316,7 +316,7 @@ pub struct Bounds {
 
 impl Bounds {
     pub fn contains(&self, v: f64) -> bool {
-        self.min.map_or(true, |m| v >= m) && self.max.map_or(true, |m| v <= m)
+        self.min.is_none_or(|m| v >= m) && self.max.is_none_or(|m| v <= m)
     }
 }
 

@@ -48,7 +48,7 @@ fn fold_with_offsets(s: &str) -> Folded {
             }
             let before = text.len();
             text.push(c);
-            origin.extend(std::iter::repeat(i).take(text.len() - before));
+            origin.extend(std::iter::repeat_n(i, text.len() - before));
         }
     }
     origin.push(s.len());
