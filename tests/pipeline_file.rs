@@ -29,7 +29,7 @@ fn shipped_pipeline_loads() {
     let p = Pipeline::load(&pipeline_path()).expect("shipped pipeline is valid");
     assert!(p
         .stage_names()
-        .starts_with(&["transcript", "speaker_roles"]));
+        .starts_with(&["transcribe", "transcript", "speaker_roles"]));
 }
 
 #[test]
