@@ -127,9 +127,8 @@ impl Attributor {
                 (_, s) if s < 0 => Side::Customer,
                 (None, _) => Side::Salesperson,
                 (Some((prev, prev_side)), _) => {
-                    let gap = seg.start - prev.end;
                     let asked = prev.text.trim_end().ends_with(['?', '？']);
-                    if gap >= self.pause_s || asked {
+                    if seg.pause_before >= self.pause_s || asked {
                         prev_side.other()
                     } else {
                         prev_side
@@ -224,7 +223,21 @@ mod tests {
             start,
             end,
             text: text.into(),
+            pause_before: 0.0,
         }
+    }
+
+    /// Segments in order, with the pause before each taken from the times.
+    fn timed(list: &[(f64, f64, &str)]) -> Vec<Segment> {
+        let mut prev_end = 0.0;
+        list.iter()
+            .map(|&(a, b, t)| {
+                let mut s = seg(a, b, t);
+                s.pause_before = a - prev_end;
+                prev_end = b;
+                s
+            })
+            .collect()
     }
 
     fn labels(turns: &[RawTurn]) -> Vec<&str> {
@@ -234,14 +247,14 @@ mod tests {
     #[test]
     fn cues_pauses_and_questions_change_turns() {
         let a = Attributor::new(&cfg());
-        let segs = [
-            seg(0.0, 2.0, "Hello and welcome to the showroom."),
-            seg(2.2, 3.0, "What can I do for you?"),
-            seg(3.3, 5.0, "I'm looking for a family SUV."),
-            seg(5.1, 6.0, "Something safe."),
-            seg(7.5, 9.0, "Sure, we have the RAV4 here."),
-            seg(9.1, 10.0, "My budget is thirty thousand."),
-        ];
+        let segs = timed(&[
+            (0.0, 2.0, "Hello and welcome to the showroom."),
+            (2.2, 3.0, "What can I do for you?"),
+            (3.3, 5.0, "I'm looking for a family SUV."),
+            (5.1, 6.0, "Something safe."),
+            (7.5, 9.0, "Sure, we have the RAV4 here."),
+            (9.1, 10.0, "My budget is thirty thousand."),
+        ]);
         assert_eq!(
             labels(&a.attribute(&segs, None)),
             [SALESPERSON, SALESPERSON, CUSTOMER, CUSTOMER, SALESPERSON, CUSTOMER]

@@ -299,7 +299,15 @@ pub fn pip_download(w: &WheelRef, dir: &Path) -> Result<PathBuf, FetchError> {
     if !out.status.success() {
         return Err(FetchError::Pip {
             status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).chars().take(2000).collect(),
+            // pip's last line says why (its retry warnings before it do not).
+            stderr: String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .chars()
+                .take(500)
+                .collect(),
         });
     }
     let prefix = format!("{}-{}-", w.name.replace('-', "_"), w.version);

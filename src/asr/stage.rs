@@ -114,6 +114,9 @@ impl TranscribeStage {
             elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
             "transcribed"
         );
+        for s in &transcript.segments {
+            tracing::debug!(start = s.start, end = s.end, pause_before = s.pause_before, text = %s.text, "segment");
+        }
         if transcript.segments.is_empty() {
             return Err(AsrError::NoSpeech(name));
         }

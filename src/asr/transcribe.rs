@@ -65,6 +65,9 @@ pub struct Segment {
     pub start: f64,
     pub end: f64,
     pub text: String,
+    /// Silence before this segment, in seconds. With VAD, measured between speech spans
+    /// (Whisper's own timestamps run on without gaps); without, from the timestamps.
+    pub pause_before: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -140,7 +143,7 @@ impl Engine {
         let mut params = WhisperVadParams::new();
         // Keep turns apart: a pause of 300 ms between two speakers should split the span.
         params.set_min_silence_duration(300);
-        params.set_speech_pad(150);
+        params.set_speech_pad(SPEECH_PAD_MS);
         let segs = ctx.segments_from_samples(params, samples)?;
         // Timestamps come back in centiseconds.
         Ok(segs
@@ -211,7 +214,8 @@ impl Engine {
             }
         }
         state.full(params, &speech)?;
-        let mut segments = Vec::new();
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut prev_span: Option<usize> = None;
         let mut dropped = 0;
         for seg in state.as_iter() {
             let text = seg.to_str_lossy()?.trim().to_string();
@@ -221,10 +225,19 @@ impl Engine {
             }
             // Whisper timestamps are centiseconds on the spliced timeline.
             let (a, b) = (seg.start_timestamp() as f64 / 100.0, seg.end_timestamp() as f64 / 100.0);
+            let (start, end) = (map.to_original(a), map.to_original(b.max(a)));
+            let span = map.dominant_span(a, b.max(a));
+            let pause_before = match (prev_span, segments.last()) {
+                (Some(p), _) if span > p => map.silence_between(p, span),
+                (_, Some(prev)) => (start - prev.end).max(0.0),
+                (_, None) => 0.0,
+            };
+            prev_span = Some(span);
             segments.push(Segment {
-                start: map.to_original(a),
-                end: map.to_original(b.max(a)),
+                start,
+                end,
                 text,
+                pause_before,
             });
         }
         Ok(Transcript {
@@ -234,6 +247,9 @@ impl Engine {
         })
     }
 }
+
+/// Speech kept on either side of each VAD span (milliseconds), so word edges are not cut.
+const SPEECH_PAD_MS: i32 = 150;
 
 /// Gap of silence put between two speech spans when they are spliced together: long enough
 /// that Whisper ends a sentence there, short enough not to waste decoder windows.
@@ -247,6 +263,31 @@ pub struct TimeMap {
 }
 
 impl TimeMap {
+    /// The speech span a segment (spliced times) mostly lies in. Whisper's segment
+    /// boundaries are often a few hundred milliseconds early or late, so overlap decides, not
+    /// the start time.
+    pub fn dominant_span(&self, a: f64, b: f64) -> usize {
+        let overlap = |&(s, _, len): &(f64, f64, f64)| (b.min(s + len) - a.max(s)).max(0.0);
+        self.pieces
+            .iter()
+            .enumerate()
+            .max_by(|x, y| overlap(x.1).total_cmp(&overlap(y.1)))
+            .filter(|(_, p)| overlap(p) > 0.0)
+            .map(|(i, _)| i)
+            .unwrap_or_else(|| self.pieces.iter().rposition(|&(s, _, _)| s <= a).unwrap_or(0))
+    }
+
+    /// Silence in the recording between the end of span `a` and the start of span `b`. The
+    /// VAD pads each span by [`SPEECH_PAD_MS`]; adding the pads back estimates the real pause.
+    pub fn silence_between(&self, a: usize, b: usize) -> f64 {
+        match (self.pieces.get(a), self.pieces.get(b)) {
+            (Some(&(_, oa, la)), Some(&(_, ob, _))) => {
+                (ob - (oa + la) + 2.0 * f64::from(SPEECH_PAD_MS) / 1000.0).max(0.0)
+            }
+            _ => 0.0,
+        }
+    }
+
     pub fn to_original(&self, t: f64) -> f64 {
         let mut out = t;
         for &(s, o, len) in &self.pieces {
@@ -294,45 +335,45 @@ pub fn is_hallucination(text: &str) -> bool {
     if bracketed('[', ']') || bracketed('(', ')') || bracketed('*', '*') || bracketed('♪', '♪') {
         return true;
     }
-    // Repeated words: one word making up most of a long segment.
+    // Repeated words or phrases: the same 1-4 word unit four or more times in a row
+    // ("thank you. thank you. thank you. thank you.").
     let words: Vec<String> = t
         .split_whitespace()
         .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
         .filter(|w| !w.is_empty())
         .collect();
-    if words.len() >= 6 {
-        let mut counts = std::collections::HashMap::new();
-        for w in &words {
-            *counts.entry(w.as_str()).or_insert(0usize) += 1;
-        }
-        let top = counts.values().copied().max().unwrap_or(0);
-        if top * 2 > words.len() && top >= 4 {
-            return true;
-        }
+    if longest_run(&words, 4) >= 4 {
+        return true;
     }
     // Repeated characters or short n-grams (Chinese has no spaces): the same 1-4 character
     // unit repeated 5+ times in a row.
-    let chars: Vec<char> = t.chars().filter(|c| !c.is_whitespace()).collect();
-    for unit in 1..=4 {
-        let mut run = 1;
-        let mut i = unit;
-        while i + unit <= chars.len() {
-            // Digits repeat legitimately (1000000).
-            let repeated = chars[i..i + unit] == chars[i - unit..i]
-                && !chars[i..i + unit].iter().any(char::is_ascii_digit);
-            if repeated {
-                run += 1;
-                if run >= 5 {
-                    return true;
+    // Digits repeat legitimately (1000000), so they are left out.
+    let chars: Vec<char> = t
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_ascii_digit())
+        .collect();
+    longest_run(&chars, 4) >= 5
+}
+
+/// The most times any unit of 1..=`max_unit` items repeats back to back.
+fn longest_run<T: PartialEq>(items: &[T], max_unit: usize) -> usize {
+    let mut best = 1;
+    for unit in 1..=max_unit {
+        for start in 0..unit.min(items.len()) {
+            let mut run = 1;
+            let mut i = start + unit;
+            while i + unit <= items.len() {
+                if items[i..i + unit] == items[i - unit..i] {
+                    run += 1;
+                    best = best.max(run);
+                } else {
+                    run = 1;
                 }
                 i += unit;
-            } else {
-                run = 1;
-                i += 1;
             }
         }
     }
-    false
+    best
 }
 
 /// The VAD file next to a Whisper model in a models directory, when VAD is on.
@@ -381,6 +422,10 @@ mod tests {
         assert_eq!(map.to_original(1.0 + SPLICE_GAP_SECS + 1.5), 6.5);
         // in the gap: end of the first span
         assert_eq!(map.to_original(1.2), 2.0);
+        assert_eq!(map.dominant_span(0.0, 1.0), 0);
+        assert_eq!(map.dominant_span(0.8, 3.0), 1, "starts early, lies mostly in the second span");
+        assert_eq!(map.dominant_span(1.1, 1.2), 0, "in the gap: the span before");
+        assert!((map.silence_between(0, 1) - 3.3).abs() < 1e-9);
         // no spans, nothing kept
         assert!(splice(&samples, &[]).0.is_empty());
     }

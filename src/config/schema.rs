@@ -517,7 +517,7 @@ fn default_max_duration() -> u32 {
     4 * 3600
 }
 fn default_pause() -> f64 {
-    0.8
+    0.6
 }
 fn default_channel_ratio() -> f64 {
     2.0
