@@ -99,7 +99,11 @@ impl Stage for SpeakerRolesStage {
             .iter()
             .any(|s| s.speaker == Speaker::Customer)
         {
-            return Err(AnalyzeError::NoCustomerTurn(cx.source_name()));
+            let name = cx.source_name();
+            if crate::asr::is_audio_path(std::path::Path::new(&name)) {
+                return Err(AnalyzeError::NoCustomerInRecording(name));
+            }
+            return Err(AnalyzeError::NoCustomerTurn(name));
         }
         Ok(())
     }

@@ -219,6 +219,13 @@ fn dialogue_is_transcribed_attributed_and_analysed() {
 }
 
 #[test]
+fn one_sided_recording_says_no_customer_speech() {
+    // "Hello there." from one voice: the first speaker is the salesperson, nobody answers.
+    let run = analyze_audio(&fixture("hello.wav"), &[]);
+    assert_one_line_error(&run, "no customer speech recognised");
+}
+
+#[test]
 fn models_list_shows_name_size_and_sha256() {
     let dir = ready_models();
     let run = dealerscope(&["models", "list", "--models-dir", dir.to_str().unwrap()]);

@@ -22,6 +22,8 @@ pub enum AnalyzeError {
     Unsupported(String),
     #[error("{0} has no customer turn: nothing to profile (speakers must be written `Customer:` / `客户:`, see the pipeline's [speakers])")]
     NoCustomerTurn(String),
+    #[error("{0}: no customer speech recognised: speaker attribution gave every segment to the salesperson (a one-sided recording? see [asr.attribution])")]
+    NoCustomerInRecording(String),
     #[error(transparent)]
     Asr(#[from] crate::asr::AsrError),
     #[error("stage `{stage}` failed: {reason}")]
