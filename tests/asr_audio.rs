@@ -256,6 +256,18 @@ fn corrupt_model_file_is_refused_not_loaded() {
     ]);
     assert_one_line_error(&run, "dealerscope models fetch tiny.en");
     assert!(run.stderr.contains("corrupt"), "{}", run.stderr);
+    // A real model cut short (an interrupted copy): the validator finds the missing tensors.
+    let real = std::fs::read(ready_models().join("ggml-tiny.en.bin")).unwrap();
+    std::fs::write(dir.path().join("ggml-tiny.en.bin"), &real[..real.len() / 2]).unwrap();
+    let run = dealerscope(&[
+        "analyze",
+        fixture("hello.wav").to_str().unwrap(),
+        "--model",
+        "tiny.en",
+        "--models-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_one_line_error(&run, "past end of file");
     // A path that is not a model at all.
     let junk = dir.path().join("junk.bin");
     std::fs::write(&junk, b"junk").unwrap();
