@@ -244,7 +244,7 @@ fn corrupt_model_file_is_refused_not_loaded() {
     let dir = tempfile::tempdir().unwrap();
     // Right magic, garbage after it: whisper.cpp itself would abort the process on this.
     let mut bytes = 0x6767_6d6cu32.to_le_bytes().to_vec();
-    bytes.extend(std::iter::repeat(0xAB).take(5000));
+    bytes.extend(std::iter::repeat_n(0xAB, 5000));
     std::fs::write(dir.path().join("ggml-tiny.en.bin"), &bytes).unwrap();
     let run = dealerscope(&[
         "analyze",

@@ -291,9 +291,9 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
         return invalid(at("asr.max_duration_s".into()), "must be positive".into());
     }
     let att = &a.attribution;
-    if !(att.pause_s.is_finite() && att.pause_s > 0.0)
-        || !(att.channel_ratio.is_finite() && att.channel_ratio > 1.0)
-    {
+    let positive = att.pause_s.is_finite() && att.pause_s > 0.0;
+    let above_one = att.channel_ratio.is_finite() && att.channel_ratio > 1.0;
+    if !(positive && above_one) {
         return invalid(
             at("asr.attribution".into()),
             "pause_s must be positive and channel_ratio above 1".into(),
