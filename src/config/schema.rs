@@ -56,6 +56,7 @@ pub struct PipelineFile {
     #[serde(default, rename = "next_action")]
     pub next_actions: Vec<NextActionRule>,
     pub forecast: Option<ForecastSection>,
+    pub asr: Option<AsrSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -421,4 +422,110 @@ fn yes() -> bool {
 
 fn default_confidence() -> f64 {
     0.75
+}
+
+/// `[asr]`: local speech transcription of audio sources (the `transcribe` stage).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsrSection {
+    /// A model name from `dealerscope models list` (`tiny.en`, `base`) or a path to a
+    /// whisper.cpp ggml file. `tiny.en` is English-only.
+    #[serde(default = "default_asr_model")]
+    pub model: String,
+    /// Spoken language when `--lang` is not given; `auto` lets Whisper choose between
+    /// English and Mandarin.
+    #[serde(default)]
+    pub language: AsrLanguage,
+    /// Decoder threads (default: the machine's cores, at most 8).
+    #[serde(default)]
+    pub threads: Option<u16>,
+    /// Skip non-speech with Silero VAD (model `vad`, fetched like the others).
+    #[serde(default = "default_true")]
+    pub vad: bool,
+    /// Prompt for Mandarin: steers Whisper to simplified characters and punctuation.
+    #[serde(default = "default_prompt_zh")]
+    pub initial_prompt_zh: String,
+    /// Temperature-fallback retries per 30-s window (0 = none, at most 5).
+    #[serde(default = "default_max_fallbacks")]
+    pub max_fallbacks: u8,
+    /// Longest recording accepted, in seconds (bounds memory: 1 h of audio is 230 MB).
+    #[serde(default = "default_max_duration")]
+    pub max_duration_s: u32,
+    #[serde(default)]
+    pub attribution: AttributionSection,
+}
+
+impl Default for AsrSection {
+    fn default() -> Self {
+        AsrSection {
+            model: default_asr_model(),
+            language: AsrLanguage::Auto,
+            threads: None,
+            vad: true,
+            initial_prompt_zh: default_prompt_zh(),
+            max_fallbacks: default_max_fallbacks(),
+            max_duration_s: default_max_duration(),
+            attribution: AttributionSection::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AsrLanguage {
+    #[default]
+    Auto,
+    En,
+    Zh,
+}
+
+/// `[asr.attribution]`: who said each transcribed segment (see `src/asr/attribution.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributionSection {
+    /// A silence at least this long (seconds) between segments changes the speaker.
+    #[serde(default = "default_pause")]
+    pub pause_s: f64,
+    /// In a stereo recording, a channel this many times louder owns the segment.
+    #[serde(default = "default_channel_ratio")]
+    pub channel_ratio: f64,
+    /// Phrases that mark the salesperson (greeting, quoting, offering).
+    #[serde(default)]
+    pub salesperson_cues: Vec<String>,
+    /// Phrases that mark the customer (needs, budget, objections).
+    #[serde(default)]
+    pub customer_cues: Vec<String>,
+}
+
+impl Default for AttributionSection {
+    fn default() -> Self {
+        AttributionSection {
+            pause_s: default_pause(),
+            channel_ratio: default_channel_ratio(),
+            salesperson_cues: Vec::new(),
+            customer_cues: Vec::new(),
+        }
+    }
+}
+
+fn default_asr_model() -> String {
+    "base".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_prompt_zh() -> String {
+    "以下是普通话的句子。".into()
+}
+fn default_max_fallbacks() -> u8 {
+    2
+}
+fn default_max_duration() -> u32 {
+    4 * 3600
+}
+fn default_pause() -> f64 {
+    0.6
+}
+fn default_channel_ratio() -> f64 {
+    2.0
 }

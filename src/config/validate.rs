@@ -273,6 +273,32 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
             "score_influence must be in [0, 1] and months_for_monthly positive".into(),
         );
     }
+
+    let a = &c.asr;
+    if a.model.trim().is_empty() || a.model.contains('\0') {
+        return invalid(at("asr.model".into()), "needs a model name or a path".into());
+    }
+    if a.threads.is_some_and(|t| !(1..=64).contains(&t)) {
+        return invalid(at("asr.threads".into()), "must be 1..=64".into());
+    }
+    if a.max_fallbacks > 5 {
+        return invalid(at("asr.max_fallbacks".into()), "must be 0..=5".into());
+    }
+    if a.initial_prompt_zh.contains('\0') {
+        return invalid(at("asr.initial_prompt_zh".into()), "contains a NUL byte".into());
+    }
+    if a.max_duration_s == 0 {
+        return invalid(at("asr.max_duration_s".into()), "must be positive".into());
+    }
+    let att = &a.attribution;
+    let positive = att.pause_s.is_finite() && att.pause_s > 0.0;
+    let above_one = att.channel_ratio.is_finite() && att.channel_ratio > 1.0;
+    if !(positive && above_one) {
+        return invalid(
+            at("asr.attribution".into()),
+            "pause_s must be positive and channel_ratio above 1".into(),
+        );
+    }
     Ok(())
 }
 

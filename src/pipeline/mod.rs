@@ -22,6 +22,10 @@ pub enum AnalyzeError {
     Unsupported(String),
     #[error("{0} has no customer turn: nothing to profile (speakers must be written `Customer:` / `客户:`, see the pipeline's [speakers])")]
     NoCustomerTurn(String),
+    #[error("{0}: no customer speech recognised: speaker attribution gave every segment to the salesperson (a one-sided recording? see [asr.attribution])")]
+    NoCustomerInRecording(String),
+    #[error(transparent)]
+    Asr(#[from] crate::asr::AsrError),
     #[error("stage `{stage}` failed: {reason}")]
     Stage { stage: &'static str, reason: String },
 }
@@ -38,6 +42,8 @@ pub struct AnalyzeOptions {
     pub language: Option<Language>,
     /// The day the conversation took place; next-action due dates count from it.
     pub date: Option<chrono::NaiveDate>,
+    /// Model choices for audio sources.
+    pub asr: crate::asr::stage::AsrOptions,
 }
 
 pub struct Pipeline {

@@ -12,6 +12,7 @@ use crate::profile::{
 use crate::speakers::{LanguageStage, SpeakerRolesStage, TranscriptStage};
 
 pub const STAGE_NAMES: &[&str] = &[
+    "transcribe",
     "transcript",
     "speaker_roles",
     "language",
@@ -28,6 +29,7 @@ pub const STAGE_NAMES: &[&str] = &[
 
 pub fn build(name: &str, c: &PipelineConfig) -> Result<Box<dyn Stage>, ConfigError> {
     Ok(match name {
+        "transcribe" => Box::new(crate::asr::stage::TranscribeStage::build(c)),
         "transcript" => Box::new(TranscriptStage),
         "speaker_roles" => Box::new(SpeakerRolesStage::build(c)),
         "language" => Box::new(LanguageStage),

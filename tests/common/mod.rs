@@ -19,10 +19,16 @@ pub struct Run {
 }
 
 pub fn dealerscope(args: &[&str]) -> Run {
+    dealerscope_env(args, &[])
+}
+
+/// Runs the binary with extra environment variables.
+pub fn dealerscope_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_dealerscope"))
         .args(args)
         .env("DEALERSCOPE_PIPELINE", pipeline_path())
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .output()
         .expect("the binary runs");
     Run {
