@@ -321,8 +321,8 @@ impl Bounds {
     }
 }
 
-// No deny_unknown_fields here: serde does not support it beside `flatten`; the
-// flattened Condition rejects unknown keys instead.
+// No deny_unknown_fields on the structs that flatten a Condition (tag, tier, next-action and
+// stage rules): serde does not support it beside `flatten`; the Condition rejects unknown keys.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TagRule {
     pub id: String,
@@ -370,8 +370,6 @@ pub struct Weight {
     pub reason_zh: String,
 }
 
-// No deny_unknown_fields here: serde does not support it beside `flatten`; the
-// flattened Condition rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TierRule {
     pub tier: Tier,
@@ -379,8 +377,6 @@ pub struct TierRule {
     pub when: Condition,
 }
 
-// No deny_unknown_fields here: serde does not support it beside `flatten`; the
-// flattened Condition rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize)]
 pub struct NextActionRule {
     #[serde(flatten)]
@@ -407,8 +403,6 @@ pub struct ForecastSection {
     pub default_deal_value: BTreeMap<String, f64>,
 }
 
-// No deny_unknown_fields here: serde does not support it beside `flatten`; the
-// flattened Condition rejects unknown keys instead.
 #[derive(Debug, Clone, Deserialize)]
 pub struct StageRule {
     pub stage: Stage,
