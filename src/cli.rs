@@ -198,7 +198,10 @@ fn models(command: ModelsCommand) -> anyhow::Result<()> {
             }
             for e in models::CATALOG {
                 if !listed.iter().any(|m| m.name == e.name) {
-                    println!("{:<10} (not fetched: `dealerscope models fetch {}`) {}", e.name, e.name, e.description);
+                    println!(
+                        "{:<10} (not fetched: `dealerscope models fetch {}`) {}",
+                        e.name, e.name, e.description
+                    );
                 }
             }
             Ok(())

@@ -47,12 +47,8 @@ impl Language {
             }
         }
         // A Chinese character carries about as much as a short English word.
-        if cjk * 4 >= latin {
-            if cjk > 0 {
-                Language::Zh
-            } else {
-                Language::En
-            }
+        if cjk > 0 && cjk * 4 >= latin {
+            Language::Zh
         } else {
             Language::En
         }

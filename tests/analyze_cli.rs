@@ -47,17 +47,15 @@ fn english_visit_gives_budget_labels_entities_and_evidence() {
         (Some("total"), Some(30000.0), Some(35000.0), Some("USD"))
     );
     let prefs = ids(&a, "preferences");
-    for want in [
-        "pref.body.suv",
-        "pref.powertrain.hybrid",
-        "pref.priority.safety",
-        "pref.model",
-    ] {
-        assert!(
-            prefs.contains(&want.to_string()),
-            "missing {want} in {prefs:?}"
-        );
-    }
+    assert_has(
+        &prefs,
+        &[
+            "pref.body.suv",
+            "pref.powertrain.hybrid",
+            "pref.priority.safety",
+            "pref.model",
+        ],
+    );
     assert!(
         !prefs.contains(&"pref.body.mpv".to_string()),
         "negated minivan must not be a preference"
@@ -72,17 +70,15 @@ fn english_visit_gives_budget_labels_entities_and_evidence() {
     assert_eq!(values(&a, "objections", "obj.approval"), vec!["my mother"]);
     assert!(values(&a, "objections", "obj.competitor").contains(&"CR-V Hybrid".to_string()));
     let intents = ids(&a, "intents");
-    for want in [
-        "intent.test_drive",
-        "intent.negotiation",
-        "intent.financing",
-        "intent.defer",
-    ] {
-        assert!(
-            intents.contains(&want.to_string()),
-            "missing {want} in {intents:?}"
-        );
-    }
+    assert_has(
+        &intents,
+        &[
+            "intent.test_drive",
+            "intent.negotiation",
+            "intent.financing",
+            "intent.defer",
+        ],
+    );
     // Every evidence id points at a segment; salesperson figures never become the budget.
     let n = a["segments"].as_array().unwrap().len() as u64;
     for key in ["preferences", "objections", "intents", "tags"] {
@@ -139,18 +135,16 @@ fn mandarin_visit_gives_budget_labels_and_roles() {
     );
     assert!(values(&a, "objections", "obj.competitor").contains(&"理想L6".to_string()));
     let intents = ids(&a, "intents");
-    for want in [
-        "intent.test_drive",
-        "intent.quote",
-        "intent.negotiation",
-        "intent.financing",
-        "intent.defer",
-    ] {
-        assert!(
-            intents.contains(&want.to_string()),
-            "missing {want} in {intents:?}"
-        );
-    }
+    assert_has(
+        &intents,
+        &[
+            "intent.test_drive",
+            "intent.quote",
+            "intent.negotiation",
+            "intent.financing",
+            "intent.defer",
+        ],
+    );
     let roles: Vec<&str> = a["roles"]
         .as_array()
         .unwrap()

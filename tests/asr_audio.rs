@@ -30,7 +30,14 @@ fn ready_models() -> PathBuf {
     let mut done = FETCHED.lock().unwrap_or_else(|p| p.into_inner());
     let dir = models_dir();
     if !*done {
-        let run = dealerscope(&["models", "fetch", "tiny.en", "vad", "--models-dir", dir.to_str().unwrap()]);
+        let run = dealerscope(&[
+            "models",
+            "fetch",
+            "tiny.en",
+            "vad",
+            "--models-dir",
+            dir.to_str().unwrap(),
+        ]);
         assert_eq!(run.code, 0, "models fetch failed: {}", run.stderr);
         assert!(run.stdout.is_empty(), "progress goes to stderr");
         *done = true;
@@ -58,7 +65,11 @@ fn analyze_audio(path: &Path, extra: &[&str]) -> Run {
 fn assert_one_line_error(run: &Run, needle: &str) {
     assert_ne!(run.code, 0, "should fail; stdout: {}", run.stdout);
     assert!(run.stdout.is_empty(), "nothing on stdout: {}", run.stdout);
-    let lines: Vec<&str> = run.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     let last = lines.last().copied().unwrap_or("");
     assert!(last.starts_with("error: "), "stderr: {}", run.stderr);
     assert!(
@@ -73,7 +84,10 @@ fn assert_one_line_error(run: &Run, needle: &str) {
 fn write_wav(path: &Path, rate: u32, channels: u16, frames: &[Vec<f32>]) {
     let data: Vec<u8> = frames
         .iter()
-        .flat_map(|f| f.iter().map(|&x| ((x.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()))
+        .flat_map(|f| {
+            f.iter()
+                .map(|&x| ((x.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes())
+        })
         .flatten()
         .collect();
     let mut b = Vec::new();
@@ -114,11 +128,21 @@ fn stereo_keeps_per_channel_energy() {
     let tone = |i: u32| (i as f32 * 300.0 * std::f32::consts::TAU / rate as f32).sin() * 0.5;
     // 1 s on the left only, then 1 s on the right only.
     let frames: Vec<Vec<f32>> = (0..2 * rate)
-        .map(|i| if i < rate { vec![tone(i), 0.0] } else { vec![0.0, tone(i)] })
+        .map(|i| {
+            if i < rate {
+                vec![tone(i), 0.0]
+            } else {
+                vec![0.0, tone(i)]
+            }
+        })
         .collect();
     write_wav(&p, rate, 2, &frames);
     let a = audio::load(&p, 60).unwrap();
-    assert!((a.duration_secs() - 2.0).abs() < 0.01, "{}", a.duration_secs());
+    assert!(
+        (a.duration_secs() - 2.0).abs() < 0.01,
+        "{}",
+        a.duration_secs()
+    );
     let e = a.energy.expect("stereo envelope");
     let first = e.between(0.1, 0.9);
     let second = e.between(1.1, 1.9);
@@ -134,19 +158,43 @@ fn bad_audio_is_a_one_line_error_without_a_model() {
     let hello = std::fs::read(fixture("hello.wav")).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.wav", Vec::new(), "empty"),
-        ("header-only.wav", hello[..20].to_vec(), "not a readable audio file"),
+        (
+            "header-only.wav",
+            hello[..20].to_vec(),
+            "not a readable audio file",
+        ),
         ("no-samples.wav", hello[..44].to_vec(), "no audio samples"),
         ("tiny.wav", hello[..44 + 200].to_vec(), "too short"),
-        ("garbage.mp3", b"this is not an mp3 file at all, just text".repeat(20), "not a readable audio file"),
+        (
+            "garbage.mp3",
+            b"this is not an mp3 file at all, just text".repeat(20),
+            "not a readable audio file",
+        ),
         ("garbage.m4a", vec![0x55; 3000], "not a readable audio file"),
-        ("random.flac", (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(), "audio"),
+        (
+            "random.flac",
+            (0..5000u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
+            "audio",
+        ),
     ];
     for (name, bytes, needle) in cases {
         let p = dir.path().join(name);
         std::fs::write(&p, &bytes).unwrap();
-        let run = dealerscope(&["analyze", p.to_str().unwrap(), "--models-dir", no_models.to_str().unwrap()]);
+        let run = dealerscope(&[
+            "analyze",
+            p.to_str().unwrap(),
+            "--models-dir",
+            no_models.to_str().unwrap(),
+        ]);
         assert_one_line_error(&run, needle);
-        assert_eq!(run.stderr.trim().lines().count(), 1, "{name}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.trim().lines().count(),
+            1,
+            "{name}: {}",
+            run.stderr
+        );
     }
     assert!(!no_models.exists(), "no model was fetched for bad audio");
 }
@@ -156,7 +204,12 @@ fn digital_silence_is_no_speech() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("silence.wav");
     write_wav(&p, 16_000, 1, &vec![vec![0.0]; 3 * 16_000]);
-    let run = dealerscope(&["analyze", p.to_str().unwrap(), "--models-dir", dir.path().join("none").to_str().unwrap()]);
+    let run = dealerscope(&[
+        "analyze",
+        p.to_str().unwrap(),
+        "--models-dir",
+        dir.path().join("none").to_str().unwrap(),
+    ]);
     assert_one_line_error(&run, "no speech found");
     assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
 }
@@ -191,7 +244,10 @@ fn dialogue_is_transcribed_attributed_and_analysed() {
         .map(|s| s["text"].as_str().unwrap_or("").to_lowercase() + " ")
         .collect();
     for word in ["welcome", "suv", "budget", "test drive"] {
-        assert!(text.contains(word), "`{word}` missing from transcript: {text}");
+        assert!(
+            text.contains(word),
+            "`{word}` missing from transcript: {text}"
+        );
     }
     // Timed segments on the recording's clock (about 17 s long).
     let last_end = segments.last().unwrap()["end"].as_f64().unwrap();
@@ -202,17 +258,30 @@ fn dialogue_is_transcribed_attributed_and_analysed() {
     let speaker_of = |needle: &str| -> Vec<String> {
         segments
             .iter()
-            .filter(|s| s["text"].as_str().unwrap_or("").to_lowercase().contains(needle))
+            .filter(|s| {
+                s["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_lowercase()
+                    .contains(needle)
+            })
             .map(|s| s["speaker"].as_str().unwrap_or("").to_string())
             .collect()
     };
     assert_eq!(speaker_of("welcome"), ["salesperson"], "{segments:?}");
     assert_eq!(speaker_of("budget"), ["customer"], "{segments:?}");
-    assert_eq!(speaker_of("would you like"), ["salesperson"], "{segments:?}");
+    assert_eq!(
+        speaker_of("would you like"),
+        ["salesperson"],
+        "{segments:?}"
+    );
     assert_eq!(speaker_of("yes,"), ["customer"], "{segments:?}");
     // The analysis: a test-drive intent and a budget of about 30 000 USD.
     let intents = ids(&a, "intents");
-    assert!(intents.contains(&"intent.test_drive".to_string()), "{intents:?}");
+    assert!(
+        intents.contains(&"intent.test_drive".to_string()),
+        "{intents:?}"
+    );
     let b = &a["budget"];
     let top = b["max"].as_f64().or(b["min"].as_f64()).unwrap_or(0.0);
     assert!((25_000.0..=35_000.0).contains(&top), "budget: {b}");
@@ -236,7 +305,11 @@ fn models_list_shows_name_size_and_sha256() {
         .find(|l| l.starts_with("tiny.en "))
         .unwrap_or_else(|| panic!("no tiny.en in {}", run.stdout));
     assert!(line.contains("MB") && line.contains("sha256 "), "{line}");
-    assert!(run.stdout.lines().any(|l| l.starts_with("vad ")), "{}", run.stdout);
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with("vad ")),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -271,7 +344,12 @@ fn corrupt_model_file_is_refused_not_loaded() {
     // A path that is not a model at all.
     let junk = dir.path().join("junk.bin");
     std::fs::write(&junk, b"junk").unwrap();
-    let run = dealerscope(&["analyze", fixture("hello.wav").to_str().unwrap(), "--model", junk.to_str().unwrap()]);
+    let run = dealerscope(&[
+        "analyze",
+        fixture("hello.wav").to_str().unwrap(),
+        "--model",
+        junk.to_str().unwrap(),
+    ]);
     assert_one_line_error(&run, "corrupt");
 }
 
@@ -304,7 +382,10 @@ fn missing_model_without_network_names_the_fetch_command() {
 
 #[test]
 fn transcripts_need_no_model() {
-    let (_d, path) = write_temp("visit.txt", b"Salesperson: Welcome!\nCustomer: I need an SUV under 30k.\n");
+    let (_d, path) = write_temp(
+        "visit.txt",
+        b"Salesperson: Welcome!\nCustomer: I need an SUV under 30k.\n",
+    );
     let run = dealerscope_env(
         &["analyze", path.to_str().unwrap(), "--json"],
         &[("DEALERSCOPE_MODELS", "/nonexistent/models")],

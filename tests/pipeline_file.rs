@@ -245,5 +245,8 @@ fn contract_label_ids_are_all_present() {
 fn asr_section_is_set_once_and_checked() {
     // The shipped pipeline sets [asr] in asr.toml; a second one names both files.
     let e = load_error("[asr]\nmodel = \"tiny.en\"\n");
-    assert!(e.contains("`asr` is set again") && e.contains("asr.toml"), "{e}");
+    assert!(
+        e.contains("`asr` is set again") && e.contains("asr.toml"),
+        "{e}"
+    );
 }

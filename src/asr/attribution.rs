@@ -108,7 +108,8 @@ impl Attributor {
     /// Salesperson cues minus customer cues found in `text`.
     pub fn score(&self, text: &str) -> i32 {
         let norm = normalise(text);
-        let count = |cues: &[String]| cues.iter().filter(|c| norm.contains(c.as_str())).count() as i32;
+        let count =
+            |cues: &[String]| cues.iter().filter(|c| norm.contains(c.as_str())).count() as i32;
         count(&self.salesperson) - count(&self.customer)
     }
 
@@ -152,7 +153,11 @@ impl Attributor {
     /// Per segment, the side of the clearly louder channel, or `None` for that segment when
     /// neither dominates. `None` overall when the channels carry the same signal (a mono
     /// recording saved as stereo) or there are not two channels.
-    fn channel_sides(&self, segments: &[Segment], energy: &ChannelEnergy) -> Option<Vec<Option<Side>>> {
+    fn channel_sides(
+        &self,
+        segments: &[Segment],
+        energy: &ChannelEnergy,
+    ) -> Option<Vec<Option<Side>>> {
         if energy.channels.len() != 2 || segments.is_empty() {
             return None;
         }
@@ -257,7 +262,14 @@ mod tests {
         ]);
         assert_eq!(
             labels(&a.attribute(&segs, None)),
-            [SALESPERSON, SALESPERSON, CUSTOMER, CUSTOMER, SALESPERSON, CUSTOMER]
+            [
+                SALESPERSON,
+                SALESPERSON,
+                CUSTOMER,
+                CUSTOMER,
+                SALESPERSON,
+                CUSTOMER
+            ]
         );
     }
 

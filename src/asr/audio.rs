@@ -107,7 +107,11 @@ impl Audio {
         if self.samples.is_empty() {
             return 0.0;
         }
-        let sq: f64 = self.samples.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+        let sq: f64 = self
+            .samples
+            .iter()
+            .map(|&x| f64::from(x) * f64::from(x))
+            .sum();
         (sq / self.samples.len() as f64).sqrt()
     }
 }
@@ -131,10 +135,11 @@ pub fn load(path: &Path, max_secs: u32) -> Result<Audio, AudioError> {
     if secs < MIN_SECS {
         return Err(AudioError::TooShort { path: name, secs });
     }
-    let samples = resample(d.mono, d.rate, WHISPER_RATE).map_err(|reason| AudioError::Resample {
-        path: name.clone(),
-        reason,
-    })?;
+    let samples =
+        resample(d.mono, d.rate, WHISPER_RATE).map_err(|reason| AudioError::Resample {
+            path: name.clone(),
+            reason,
+        })?;
     if samples.is_empty() {
         // whisper.cpp misbehaves on zero samples; never hand it an empty buffer.
         return Err(AudioError::NoSamples(name));
@@ -162,7 +167,12 @@ fn decode(path: &Path, max_secs: u32) -> Result<Decoded, AudioError> {
         hint.with_extension(ext);
     }
     let mut format = symphonia::default::get_probe()
-        .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
         .map_err(|e| AudioError::Probe {
             path: name.clone(),
             reason: e.to_string(),
@@ -257,7 +267,13 @@ fn decode(path: &Path, max_secs: u32) -> Result<Decoded, AudioError> {
         let inv = 1.0 / ch as f32;
         for f in interleaved.chunks_exact(ch) {
             // Non-finite samples would poison the mix and Whisper's mel spectrogram.
-            let clean = |x: f32| if x.is_finite() { x.clamp(-1.0, 1.0) } else { 0.0 };
+            let clean = |x: f32| {
+                if x.is_finite() {
+                    x.clamp(-1.0, 1.0)
+                } else {
+                    0.0
+                }
+            };
             mono.push(f.iter().map(|&x| clean(x)).sum::<f32>() * inv);
             if ch >= 2 {
                 for (a, &x) in acc.iter_mut().zip(f) {
@@ -334,7 +350,11 @@ mod tests {
         };
         assert_eq!(e.between(0.0, 0.02), vec![1.0, 0.0]);
         assert_eq!(e.between(0.02, 0.04), vec![0.0, 4.0]);
-        assert_eq!(e.between(0.5, 0.9), vec![0.0, 0.0], "past the end is silence");
+        assert_eq!(
+            e.between(0.5, 0.9),
+            vec![0.0, 0.0],
+            "past the end is silence"
+        );
     }
 
     #[test]

@@ -34,7 +34,9 @@ pub enum Ct2Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("model.bin is truncated at byte {offset} (needed {needed} more bytes while reading {what})")]
+    #[error(
+        "model.bin is truncated at byte {offset} (needed {needed} more bytes while reading {what})"
+    )]
     Truncated {
         offset: usize,
         needed: usize,
@@ -387,8 +389,16 @@ impl Ct2Model {
                 Ok(q.iter()
                     .enumerate()
                     .map(|(i, &x)| {
-                        let s = if per_row { scale[i / cols.max(1)] } else { scale[0] };
-                        if s == 0.0 { 0.0 } else { x / s }
+                        let s = if per_row {
+                            scale[i / cols.max(1)]
+                        } else {
+                            scale[0]
+                        };
+                        if s == 0.0 {
+                            0.0
+                        } else {
+                            x / s
+                        }
                     })
                     .collect())
             }
@@ -441,7 +451,10 @@ mod tests {
         let m = Ct2Model::parse(tiny_model()).expect("parse");
         assert_eq!(m.spec_name, "WhisperSpec");
         assert_eq!(m.spec_revision, 3);
-        assert_eq!(m.get("b/weight").expect("alias").to_f32().expect("f32"), vec![1.5, -2.0]);
+        assert_eq!(
+            m.get("b/weight").expect("alias").to_f32().expect("f32"),
+            vec![1.5, -2.0]
+        );
         assert_eq!(m.scalar_i64("heads").expect("scalar"), 6);
     }
 
@@ -461,6 +474,9 @@ mod tests {
         ));
         let mut b = tiny_model();
         b.push(0);
-        assert!(matches!(Ct2Model::parse(b), Err(Ct2Error::TrailingBytes(1))));
+        assert!(matches!(
+            Ct2Model::parse(b),
+            Err(Ct2Error::TrailingBytes(1))
+        ));
     }
 }

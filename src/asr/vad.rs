@@ -39,19 +39,35 @@ pub struct StTensor {
 /// Minimal safetensors reader (F32 tensors only, which is all the Silero file has).
 pub fn read_safetensors(buf: &[u8]) -> Result<BTreeMap<String, StTensor>, VadError> {
     let err = |s: &str| VadError::Safetensors(s.to_string());
-    let hlen_bytes: [u8; 8] = buf.get(..8).and_then(|b| b.try_into().ok()).ok_or_else(|| err("file shorter than 8 bytes"))?;
-    let hlen = usize::try_from(u64::from_le_bytes(hlen_bytes)).map_err(|_| err("header length overflow"))?;
-    let data_start = 8usize.checked_add(hlen).filter(|&e| e <= buf.len()).ok_or_else(|| err("header length past end of file"))?;
-    let header: serde_json::Value = serde_json::from_slice(&buf[8..data_start]).map_err(|e| VadError::Safetensors(e.to_string()))?;
-    let obj = header.as_object().ok_or_else(|| err("header is not an object"))?;
+    let hlen_bytes: [u8; 8] = buf
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| err("file shorter than 8 bytes"))?;
+    let hlen = usize::try_from(u64::from_le_bytes(hlen_bytes))
+        .map_err(|_| err("header length overflow"))?;
+    let data_start = 8usize
+        .checked_add(hlen)
+        .filter(|&e| e <= buf.len())
+        .ok_or_else(|| err("header length past end of file"))?;
+    let header: serde_json::Value = serde_json::from_slice(&buf[8..data_start])
+        .map_err(|e| VadError::Safetensors(e.to_string()))?;
+    let obj = header
+        .as_object()
+        .ok_or_else(|| err("header is not an object"))?;
     let data = &buf[data_start..];
     let mut out = BTreeMap::new();
     for (name, v) in obj {
         if name == "__metadata__" {
             continue;
         }
-        let terr = |reason: &str| VadError::Tensor { name: name.clone(), reason: reason.to_string() };
-        let dtype = v.get("dtype").and_then(|d| d.as_str()).ok_or_else(|| terr("no dtype"))?;
+        let terr = |reason: &str| VadError::Tensor {
+            name: name.clone(),
+            reason: reason.to_string(),
+        };
+        let dtype = v
+            .get("dtype")
+            .and_then(|d| d.as_str())
+            .ok_or_else(|| terr("no dtype"))?;
         if dtype != "F32" {
             return Err(terr(&format!("dtype {dtype} not supported")));
         }
@@ -63,17 +79,34 @@ pub fn read_safetensors(buf: &[u8]) -> Result<BTreeMap<String, StTensor>, VadErr
             .map(|d| d.as_u64().and_then(|x| usize::try_from(x).ok()))
             .collect::<Option<_>>()
             .ok_or_else(|| terr("bad shape"))?;
-        let offs = v.get("data_offsets").and_then(|o| o.as_array()).ok_or_else(|| terr("no data_offsets"))?;
-        let (Some(a), Some(b)) = (offs.first().and_then(|x| x.as_u64()), offs.get(1).and_then(|x| x.as_u64())) else {
+        let offs = v
+            .get("data_offsets")
+            .and_then(|o| o.as_array())
+            .ok_or_else(|| terr("no data_offsets"))?;
+        let (Some(a), Some(b)) = (
+            offs.first().and_then(|x| x.as_u64()),
+            offs.get(1).and_then(|x| x.as_u64()),
+        ) else {
             return Err(terr("bad data_offsets"));
         };
-        let (a, b) = (usize::try_from(a).map_err(|_| terr("offset"))?, usize::try_from(b).map_err(|_| terr("offset"))?);
-        let bytes = data.get(a..b).ok_or_else(|| terr("data_offsets out of range"))?;
-        let numel = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| terr("shape overflow"))?;
+        let (a, b) = (
+            usize::try_from(a).map_err(|_| terr("offset"))?,
+            usize::try_from(b).map_err(|_| terr("offset"))?,
+        );
+        let bytes = data
+            .get(a..b)
+            .ok_or_else(|| terr("data_offsets out of range"))?;
+        let numel = shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| terr("shape overflow"))?;
         if bytes.len() != numel * 4 {
             return Err(terr("byte size does not match shape"));
         }
-        let data = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let data = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         out.insert(name.clone(), StTensor { shape, data });
     }
     Ok(out)
@@ -84,29 +117,50 @@ fn w32<W: Write>(w: &mut W, v: i32) -> std::io::Result<()> {
 }
 
 fn dim_i32(d: usize, name: &str) -> Result<i32, VadError> {
-    i32::try_from(d).map_err(|_| VadError::Tensor { name: name.into(), reason: "dimension too large".into() })
+    i32::try_from(d).map_err(|_| VadError::Tensor {
+        name: name.into(),
+        reason: "dimension too large".into(),
+    })
 }
 
 /// Converts Silero's safetensors to a whisper.cpp VAD model. `version` is
 /// recorded in the header (informational only).
-pub fn convert_silero<W: Write>(st: &BTreeMap<String, StTensor>, version: (i32, i32, i32), mut out: W) -> Result<u64, VadError> {
-    let get = |n: &str| st.get(n).ok_or_else(|| VadError::Tensor { name: n.into(), reason: "missing".into() });
+pub fn convert_silero<W: Write>(
+    st: &BTreeMap<String, StTensor>,
+    version: (i32, i32, i32),
+    mut out: W,
+) -> Result<u64, VadError> {
+    let get = |n: &str| {
+        st.get(n).ok_or_else(|| VadError::Tensor {
+            name: n.into(),
+            reason: "missing".into(),
+        })
+    };
     let convs = ["conv1", "conv2", "conv3", "conv4"];
     let mut layers = Vec::new();
     for c in convs {
         let w = get(&format!("{c}.weight"))?;
         let [o, i, k] = w.shape[..] else {
-            return Err(VadError::Tensor { name: format!("{c}.weight"), reason: format!("expected 3-D, got {:?}", w.shape) });
+            return Err(VadError::Tensor {
+                name: format!("{c}.weight"),
+                reason: format!("expected 3-D, got {:?}", w.shape),
+            });
         };
         layers.push((i, o, k));
     }
     let ih = get("lstm_cell.weight_ih")?;
     let [gates, lstm_in] = ih.shape[..] else {
-        return Err(VadError::Tensor { name: "lstm_cell.weight_ih".into(), reason: "expected 2-D".into() });
+        return Err(VadError::Tensor {
+            name: "lstm_cell.weight_ih".into(),
+            reason: "expected 2-D".into(),
+        });
     };
     let hidden = gates / 4;
     let fc = get("final_conv.weight")?;
-    let (fc_out, fc_in) = (fc.shape.first().copied().unwrap_or(0), fc.shape.get(1).copied().unwrap_or(0));
+    let (fc_out, fc_in) = (
+        fc.shape.first().copied().unwrap_or(0),
+        fc.shape.get(1).copied().unwrap_or(0),
+    );
 
     let mut n = 0u64;
     let mut put = |out: &mut W, v: i32| -> Result<(), VadError> {
@@ -132,29 +186,79 @@ pub fn convert_silero<W: Write>(st: &BTreeMap<String, StTensor>, version: (i32, 
     let mut bytes = n + ty.len() as u64;
 
     // (source name, ggml name, f16?, shape override)
-    let mut plan: Vec<(String, &str, bool, Option<Vec<usize>>)> = vec![("stft_conv.weight".into(), "_model.stft.forward_basis_buffer", true, None)];
+    let mut plan: Vec<(String, &str, bool, Option<Vec<usize>>)> = vec![(
+        "stft_conv.weight".into(),
+        "_model.stft.forward_basis_buffer",
+        true,
+        None,
+    )];
     let enc_names = [
-        ("_model.encoder.0.reparam_conv.weight", "_model.encoder.0.reparam_conv.bias"),
-        ("_model.encoder.1.reparam_conv.weight", "_model.encoder.1.reparam_conv.bias"),
-        ("_model.encoder.2.reparam_conv.weight", "_model.encoder.2.reparam_conv.bias"),
-        ("_model.encoder.3.reparam_conv.weight", "_model.encoder.3.reparam_conv.bias"),
+        (
+            "_model.encoder.0.reparam_conv.weight",
+            "_model.encoder.0.reparam_conv.bias",
+        ),
+        (
+            "_model.encoder.1.reparam_conv.weight",
+            "_model.encoder.1.reparam_conv.bias",
+        ),
+        (
+            "_model.encoder.2.reparam_conv.weight",
+            "_model.encoder.2.reparam_conv.bias",
+        ),
+        (
+            "_model.encoder.3.reparam_conv.weight",
+            "_model.encoder.3.reparam_conv.bias",
+        ),
     ];
     for (c, (wn, bn)) in convs.iter().zip(enc_names) {
         plan.push((format!("{c}.weight"), wn, true, None));
         plan.push((format!("{c}.bias"), bn, false, None));
     }
-    plan.push(("lstm_cell.weight_ih".into(), "_model.decoder.rnn.weight_ih", false, None));
-    plan.push(("lstm_cell.weight_hh".into(), "_model.decoder.rnn.weight_hh", false, None));
-    plan.push(("lstm_cell.bias_ih".into(), "_model.decoder.rnn.bias_ih", false, None));
-    plan.push(("lstm_cell.bias_hh".into(), "_model.decoder.rnn.bias_hh", false, None));
-    plan.push(("final_conv.weight".into(), "_model.decoder.decoder.2.weight", true, Some(vec![fc_out, fc_in])));
-    plan.push(("final_conv.bias".into(), "_model.decoder.decoder.2.bias", false, None));
+    plan.push((
+        "lstm_cell.weight_ih".into(),
+        "_model.decoder.rnn.weight_ih",
+        false,
+        None,
+    ));
+    plan.push((
+        "lstm_cell.weight_hh".into(),
+        "_model.decoder.rnn.weight_hh",
+        false,
+        None,
+    ));
+    plan.push((
+        "lstm_cell.bias_ih".into(),
+        "_model.decoder.rnn.bias_ih",
+        false,
+        None,
+    ));
+    plan.push((
+        "lstm_cell.bias_hh".into(),
+        "_model.decoder.rnn.bias_hh",
+        false,
+        None,
+    ));
+    plan.push((
+        "final_conv.weight".into(),
+        "_model.decoder.decoder.2.weight",
+        true,
+        Some(vec![fc_out, fc_in]),
+    ));
+    plan.push((
+        "final_conv.bias".into(),
+        "_model.decoder.decoder.2.bias",
+        false,
+        None,
+    ));
 
     for (src, dst, half, shape) in plan {
         let t = get(&src)?;
         let shape = shape.unwrap_or_else(|| t.shape.clone());
         if shape.iter().product::<usize>() != t.data.len() {
-            return Err(VadError::Tensor { name: src, reason: "shape override does not match".into() });
+            return Err(VadError::Tensor {
+                name: src,
+                reason: "shape override does not match".into(),
+            });
         }
         w32(&mut out, dim_i32(shape.len(), dst)?)?;
         w32(&mut out, dst.len() as i32)?;
@@ -164,7 +268,10 @@ pub fn convert_silero<W: Write>(st: &BTreeMap<String, StTensor>, version: (i32, 
         }
         out.write_all(dst.as_bytes())?;
         let payload: Vec<u8> = if half {
-            t.data.iter().flat_map(|x| f16::from_f32(*x).to_le_bytes()).collect()
+            t.data
+                .iter()
+                .flat_map(|x| f16::from_f32(*x).to_le_bytes())
+                .collect()
         } else {
             t.data.iter().flat_map(|x| x.to_le_bytes()).collect()
         };
@@ -206,7 +313,9 @@ fn validate_vad(r: &mut dyn crate::asr::ggml::ByteSource) -> Result<(), VadError
     if n_window != 512 || !(0..=512).contains(&n_context) || n_layers != 4 {
         return Err(bad("unexpected window/context/layer count"));
     }
-    if ints[6..18] != [129, 128, 3, 128, 64, 3, 64, 64, 3, 64, 128, 3] || ints[18..22] != [128, 128, 128, 1] {
+    if ints[6..18] != [129, 128, 3, 128, 64, 3, 64, 64, 3, 64, 128, 3]
+        || ints[18..22] != [128, 128, 128, 1]
+    {
         return Err(bad("not the Silero 16 kHz architecture"));
     }
     let names = crate::asr::ggml::walk_tensors(r).map_err(|e| bad(&e))?;

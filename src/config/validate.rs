@@ -276,7 +276,10 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
 
     let a = &c.asr;
     if a.model.trim().is_empty() || a.model.contains('\0') {
-        return invalid(at("asr.model".into()), "needs a model name or a path".into());
+        return invalid(
+            at("asr.model".into()),
+            "needs a model name or a path".into(),
+        );
     }
     if a.threads.is_some_and(|t| !(1..=64).contains(&t)) {
         return invalid(at("asr.threads".into()), "must be 1..=64".into());
@@ -285,7 +288,10 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
         return invalid(at("asr.max_fallbacks".into()), "must be 0..=5".into());
     }
     if a.initial_prompt_zh.contains('\0') {
-        return invalid(at("asr.initial_prompt_zh".into()), "contains a NUL byte".into());
+        return invalid(
+            at("asr.initial_prompt_zh".into()),
+            "contains a NUL byte".into(),
+        );
     }
     if a.max_duration_s == 0 {
         return invalid(at("asr.max_duration_s".into()), "must be positive".into());

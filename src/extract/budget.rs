@@ -4,10 +4,11 @@
 //! counts only when the customer adopts it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use regex::Regex;
 
-use super::lexicon::{compile_any, sentence, Lexicon};
+use super::lexicon::{compile_any, sentence, Lexicon, Lexicons};
 use super::money::{self, Amount};
 use crate::analysis::{Budget, BudgetKind};
 use crate::config::{ConfigError, Origin, PipelineConfig};
@@ -15,7 +16,7 @@ use crate::conversation::{Language, Segment};
 use crate::pipeline::{AnalyzeError, Context, Stage};
 
 struct BudgetCues {
-    lexicon: Lexicon,
+    lexicon: Arc<Lexicon>,
     cues: Option<Regex>,
     questions: Option<Regex>,
     monthly: Option<Regex>,
@@ -65,7 +66,7 @@ fn plausible(kind: BudgetKind, currency: &str, v: f64) -> bool {
 }
 
 impl BudgetStage {
-    pub fn build(c: &PipelineConfig) -> Result<Self, ConfigError> {
+    pub fn build(c: &PipelineConfig, lexicons: &Lexicons) -> Result<Self, ConfigError> {
         let file = c.path.display().to_string();
         let mut languages = HashMap::new();
         for language in [Language::En, Language::Zh] {
@@ -84,7 +85,7 @@ impl BudgetStage {
             languages.insert(
                 language,
                 BudgetCues {
-                    lexicon: Lexicon::compile(language, l, &file)?,
+                    lexicon: lexicons.get(language),
                     cues: compile_any(&b.cues, &at("cues"))?,
                     questions: compile_any(&b.questions, &at("questions"))?,
                     monthly: compile_any(&b.monthly, &at("monthly"))?,

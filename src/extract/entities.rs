@@ -2,17 +2,18 @@
 //! they miss, and the car they drive now, from the gazetteers.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use regex::Regex;
 
 use super::gazetteer::{Gazetteer, Hit};
-use super::lexicon::{compile_any, sentence, Lexicon};
+use super::lexicon::{compile_any, sentence, Lexicon, Lexicons};
 use crate::config::{Make, Model, NamedEntity, Origin, PipelineConfig};
 use crate::conversation::{Language, Segment, Speaker};
 use crate::pipeline::{AnalyzeError, Context, Stage};
 
 struct EntityCues {
-    lexicon: Lexicon,
+    lexicon: Arc<Lexicon>,
     current_vehicle: Option<Regex>,
     someone_elses: Option<Regex>,
     competitor: Option<Regex>,
@@ -59,7 +60,10 @@ fn named(list: &[NamedEntity]) -> impl Iterator<Item = (Vec<&str>, &Origin)> {
 }
 
 impl EntitiesStage {
-    pub fn build(c: &PipelineConfig) -> Result<Self, crate::config::ConfigError> {
+    pub fn build(
+        c: &PipelineConfig,
+        lexicons: &Lexicons,
+    ) -> Result<Self, crate::config::ConfigError> {
         let file = c.path.display().to_string();
         let mut cues = HashMap::new();
         for language in [Language::En, Language::Zh] {
@@ -72,7 +76,7 @@ impl EntitiesStage {
             cues.insert(
                 language,
                 EntityCues {
-                    lexicon: Lexicon::compile(language, l, &file)?,
+                    lexicon: lexicons.get(language),
                     current_vehicle: compile_any(&e.current_vehicle, &at("current_vehicle"))?,
                     someone_elses: compile_any(&e.someone_elses, &at("someone_elses"))?,
                     competitor: compile_any(&e.competitor, &at("competitor"))?,

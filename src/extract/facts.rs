@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use regex::Regex;
 
-use super::lexicon::{compile_each, Lexicon};
+use std::sync::Arc;
+
+use super::lexicon::{compile_each, Lexicon, Lexicons};
 use super::{numbers_en, numbers_zh};
 use crate::analysis::Role;
 use crate::config::{ConfigError, PipelineConfig};
@@ -20,12 +22,11 @@ struct FactRule {
 }
 
 pub struct FactsStage {
-    languages: HashMap<Language, (Lexicon, Vec<FactRule>)>,
+    languages: HashMap<Language, (Arc<Lexicon>, Vec<FactRule>)>,
 }
 
 impl FactsStage {
-    pub fn build(c: &PipelineConfig) -> Result<Self, ConfigError> {
-        let file = c.path.display().to_string();
+    pub fn build(c: &PipelineConfig, lexicons: &Lexicons) -> Result<Self, ConfigError> {
         let mut languages = HashMap::new();
         for language in [Language::En, Language::Zh] {
             let rules = c
@@ -45,13 +46,7 @@ impl FactsStage {
                     })
                 })
                 .collect::<Result<Vec<_>, ConfigError>>()?;
-            languages.insert(
-                language,
-                (
-                    Lexicon::compile(language, c.lexicon(language), &file)?,
-                    rules,
-                ),
-            );
+            languages.insert(language, (lexicons.get(language), rules));
         }
         Ok(FactsStage { languages })
     }
@@ -120,15 +115,15 @@ impl Stage for FactsStage {
     }
 }
 
-/// The people a language can name, and each role id with its patterns.
-type RoleRules = (Option<Regex>, Vec<(String, Vec<Regex>)>);
+/// The language's lexicon (for the people it can name), and each role id with its patterns.
+type RoleRules = (Arc<Lexicon>, Vec<(String, Vec<Regex>)>);
 
 pub struct RolesStage {
     languages: HashMap<Language, RoleRules>,
 }
 
 impl RolesStage {
-    pub fn build(c: &PipelineConfig) -> Result<Self, ConfigError> {
+    pub fn build(c: &PipelineConfig, lexicons: &Lexicons) -> Result<Self, ConfigError> {
         let mut languages = HashMap::new();
         for language in [Language::En, Language::Zh] {
             let rules = c
@@ -137,12 +132,7 @@ impl RolesStage {
                 .filter(|r| r.lang == language)
                 .map(|r| Ok((r.id.clone(), compile_each(&r.patterns, &r.origin)?)))
                 .collect::<Result<Vec<_>, ConfigError>>()?;
-            let origin = crate::config::Origin {
-                file: c.path.display().to_string(),
-                entry: format!("language.{}.people", language.code()),
-            };
-            let people = super::lexicon::compile_any(&c.lexicon(language).people, &origin)?;
-            languages.insert(language, (people, rules));
+            languages.insert(language, (lexicons.get(language), rules));
         }
         Ok(RolesStage { languages })
     }
@@ -160,16 +150,13 @@ impl Stage for RolesStage {
             .iter()
             .filter(|s| s.speaker.is_customer_side())
         {
-            let (people, rules) = &self.languages[&cx.language];
+            let (lexicon, rules) = &self.languages[&cx.language];
             for (id, patterns) in rules {
                 let Some(caps) = patterns.iter().find_map(|p| p.captures(&seg.text)) else {
                     continue;
                 };
                 // "This is Jake, my buddy. He's a mechanic": who is the person the turn names.
-                let named = people
-                    .as_ref()
-                    .and_then(|p| p.find(&seg.text))
-                    .map(|m| m.as_str().trim().to_string());
+                let named = lexicon.person_named(&seg.text);
                 let who = match caps
                     .name("who")
                     .map(|w| w.as_str().trim().to_string())

@@ -1,8 +1,11 @@
 //! A language's compiled word lists: negation scope, yes/no answers, clause breaks.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use regex::Regex;
 
-use crate::config::{ConfigError, LanguageLexicon, Origin};
+use crate::config::{ConfigError, LanguageLexicon, Origin, PipelineConfig};
 use crate::conversation::Language;
 
 /// An apostrophe in a pattern also matches the typographic one that editors and speech
@@ -69,6 +72,30 @@ pub struct Lexicon {
     rejection: Option<Regex>,
     complaint: Option<Regex>,
     clause_breaks: Regex,
+    people: Option<Regex>,
+}
+
+/// Each language's lexicon, compiled once per pipeline and shared by the stages that read text.
+#[derive(Clone)]
+pub struct Lexicons(HashMap<Language, Arc<Lexicon>>);
+
+impl Lexicons {
+    pub fn compile(c: &PipelineConfig) -> Result<Self, ConfigError> {
+        let file = c.path.display().to_string();
+        let mut map = HashMap::new();
+        for language in [Language::En, Language::Zh] {
+            map.insert(
+                language,
+                Arc::new(Lexicon::compile(language, c.lexicon(language), &file)?),
+            );
+        }
+        Ok(Lexicons(map))
+    }
+
+    pub fn get(&self, language: Language) -> Arc<Lexicon> {
+        // compile() fills both languages.
+        Arc::clone(&self.0[&language])
+    }
 }
 
 impl Lexicon {
@@ -93,6 +120,7 @@ impl Lexicon {
             complaint: compile_any(&l.complaint, &at("complaint"))?,
             clause_breaks: breaks
                 .unwrap_or_else(|| Regex::new(r"[.!?;。！？；]").expect("literal regex")),
+            people: compile_any(&l.people, &at("people"))?,
         })
     }
 
@@ -171,6 +199,15 @@ impl Lexicon {
             (Some(_), None) => true,
             _ => false,
         }
+    }
+
+    /// The first person a turn names ("my wife", "我老婆"): who a role or approval is when the
+    /// pattern that found it does not say.
+    pub fn person_named(&self, text: &str) -> Option<String> {
+        self.people
+            .as_ref()
+            .and_then(|p| p.find(text))
+            .map(|m| m.as_str().trim().to_string())
     }
 
     /// A reply that objects to what the salesperson just said.

@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use regex::{Regex, RegexSet, RegexSetBuilder};
 
-use super::lexicon::{compile_any, Lexicon};
+use super::lexicon::{compile_any, Lexicon, Lexicons};
 use crate::config::{ConfigError, Origin, PipelineConfig};
 use crate::conversation::Language;
 use crate::pipeline::{AnalyzeError, Context, Stage};
@@ -41,9 +41,7 @@ struct Rule {
 }
 
 struct LanguageRules {
-    lexicon: Lexicon,
-    /// People the customer may name: who must approve, when a pattern does not say.
-    people: Option<Regex>,
+    lexicon: Arc<Lexicon>,
     /// Said when a valued label's pattern names nobody ("someone else", "家人").
     someone: &'static str,
     rules: Vec<Rule>,
@@ -57,7 +55,7 @@ pub struct SignalRulesStage {
 }
 
 impl SignalRulesStage {
-    pub fn build(c: &PipelineConfig) -> Result<Self, ConfigError> {
+    pub fn build(c: &PipelineConfig, lexicons: &Lexicons) -> Result<Self, ConfigError> {
         let file = c.path.display().to_string();
         let mut languages = HashMap::new();
         for language in [Language::En, Language::Zh] {
@@ -108,14 +106,7 @@ impl SignalRulesStage {
             languages.insert(
                 language,
                 LanguageRules {
-                    lexicon: Lexicon::compile(language, c.lexicon(language), &file)?,
-                    people: compile_any(
-                        &c.lexicon(language).people,
-                        &Origin {
-                            file: file.clone(),
-                            entry: format!("language.{}.people", language.code()),
-                        },
-                    )?,
+                    lexicon: lexicons.get(language),
                     someone: match language {
                         Language::En => "someone else",
                         Language::Zh => "家人",
@@ -179,12 +170,7 @@ impl Stage for SignalRulesStage {
                         .map(|m| m.as_str().trim().to_string());
                     let value = named.or_else(|| {
                         rule.valued.then(|| {
-                            let person = lr
-                                .people
-                                .as_ref()
-                                .and_then(|p| p.find(text))
-                                .map(|m| m.as_str().trim().to_string());
-                            match (rule.label.as_str(), person) {
+                            match (rule.label.as_str(), lr.lexicon.person_named(text)) {
                                 ("obj.approval", Some(p)) => p,
                                 ("obj.approval", None) => lr.someone.to_string(),
                                 _ => caps[0].trim().to_string(),

@@ -64,13 +64,14 @@ impl Pipeline {
 
     pub fn from_config(config: PipelineConfig) -> Result<Self, ConfigError> {
         let config = Arc::new(config);
+        let lexicons = crate::extract::lexicon::Lexicons::compile(&config)?;
         let stages = config
             .pipeline
             .stages
             .iter()
             .map(|name| {
                 let started = std::time::Instant::now();
-                let stage = registry::build(name, &config);
+                let stage = registry::build(name, &config, &lexicons);
                 tracing::debug!(stage = %name, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "stage built");
                 stage
             })

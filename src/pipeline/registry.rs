@@ -2,6 +2,7 @@
 
 use super::Stage;
 use crate::config::{ConfigError, Origin, PipelineConfig};
+use crate::extract::lexicon::Lexicons;
 use crate::extract::{
     budget::BudgetStage, entities::EntitiesStage, facts::FactsStage, facts::RolesStage,
     signals::SignalRulesStage,
@@ -27,18 +28,22 @@ pub const STAGE_NAMES: &[&str] = &[
     "forecast",
 ];
 
-pub fn build(name: &str, c: &PipelineConfig) -> Result<Box<dyn Stage>, ConfigError> {
+pub fn build(
+    name: &str,
+    c: &PipelineConfig,
+    lexicons: &Lexicons,
+) -> Result<Box<dyn Stage>, ConfigError> {
     Ok(match name {
         "transcribe" => Box::new(crate::asr::stage::TranscribeStage::build(c)),
         "transcript" => Box::new(TranscriptStage),
         "speaker_roles" => Box::new(SpeakerRolesStage::build(c)),
         "language" => Box::new(LanguageStage),
         "metrics" => Box::new(MetricsStage),
-        "entities" => Box::new(EntitiesStage::build(c)?),
-        "budget" => Box::new(BudgetStage::build(c)?),
-        "signals" => Box::new(SignalRulesStage::build(c)?),
-        "facts" => Box::new(FactsStage::build(c)?),
-        "roles" => Box::new(RolesStage::build(c)?),
+        "entities" => Box::new(EntitiesStage::build(c, lexicons)?),
+        "budget" => Box::new(BudgetStage::build(c, lexicons)?),
+        "signals" => Box::new(SignalRulesStage::build(c, lexicons)?),
+        "facts" => Box::new(FactsStage::build(c, lexicons)?),
+        "roles" => Box::new(RolesStage::build(c, lexicons)?),
         "tags" => Box::new(TagsStage::build(c)),
         "priority" => Box::new(PriorityStage::build(c)),
         "forecast" => Box::new(ForecastStage::build(c)),

@@ -25,6 +25,13 @@ impl PriorityStage {
 /// Fills `{who}`, `{model}`, `{competitor}` from the analysis; a missing value reads naturally.
 fn fill(template: &str, cx: &Context) -> String {
     let zh = cx.language == Language::Zh;
+    let first = |id: &str, en: &str, zh_text: &str| {
+        cx.detections
+            .values(id)
+            .next()
+            .map(str::to_string)
+            .unwrap_or_else(|| if zh { zh_text } else { en }.to_string())
+    };
     let who = cx
         .detections
         .values("obj.approval")
@@ -36,41 +43,14 @@ fn fill(template: &str, cx: &Context) -> String {
                 .find(|r| r.id == "role.decision_maker")
                 .map(|r| r.who.clone())
         })
-        .unwrap_or_else(|| {
-            if zh {
-                "家人".into()
-            } else {
-                "the decision maker".into()
-            }
-        });
-    let model = cx
-        .detections
-        .values("pref.model")
-        .next()
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            if zh {
-                "意向车型".into()
-            } else {
-                "the car".into()
-            }
-        });
-    let competitor = cx
-        .detections
-        .values("obj.competitor")
-        .next()
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            if zh {
-                "竞品".into()
-            } else {
-                "the competition".into()
-            }
-        });
+        .unwrap_or_else(|| if zh { "家人" } else { "the decision maker" }.to_string());
     template
         .replace("{who}", &who)
-        .replace("{model}", &model)
-        .replace("{competitor}", &competitor)
+        .replace("{model}", &first("pref.model", "the car", "意向车型"))
+        .replace(
+            "{competitor}",
+            &first("obj.competitor", "the competition", "竞品"),
+        )
 }
 
 impl Stage for PriorityStage {

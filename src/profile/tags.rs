@@ -49,18 +49,20 @@ impl Stage for TagsStage {
             }
         }
         let duration_s = cx.conversation.duration_s();
-        // Rules run in file order, so a rule may build on a tag an earlier rule gave.
+        // Rules run in file order, so a rule may build on a tag an earlier rule gave: each new
+        // tag joins what later conditions can see.
+        let mut present = cx.present();
         for rule in &self.rules {
-            if cx.tags.iter().any(|t| t.id == rule.id) {
+            if present.contains_key(&rule.id) {
                 continue;
             }
-            let present = cx.present();
             let facts = Facts {
                 present: &present,
                 metrics: &cx.metrics,
                 duration_s,
             };
             if let Some(evidence) = evaluate(&rule.when, &facts) {
+                present.insert(rule.id.clone(), evidence.clone());
                 cx.tags.push(Tag {
                     id: rule.id.clone(),
                     category: rule.category,

@@ -76,3 +76,13 @@ pub fn values(v: &serde_json::Value, key: &str, id: &str) -> Vec<String> {
         .filter_map(|s| s["value"].as_str().map(str::to_string))
         .collect()
 }
+
+/// Every wanted id is among the found ones (the message lists what was found).
+pub fn assert_has(found: &[String], wanted: &[&str]) {
+    for want in wanted {
+        assert!(
+            found.iter().any(|f| f == want),
+            "missing {want} in {found:?}"
+        );
+    }
+}
