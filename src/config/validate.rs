@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use super::{Condition, ConfigError, Origin, PipelineConfig};
 use crate::analysis::TagCategory;
 use crate::conversation::Language;
+use crate::profile::customer::{GONE_QUIET, REPEAT_VISIT};
 use crate::profile::metrics::METRIC_NAMES;
 
 /// Names a condition may use besides the taxonomy's ids.
@@ -274,6 +275,31 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
         );
     }
 
+    let pr = &c.profile;
+    if pr.gone_quiet_days == 0 {
+        return invalid(
+            at("profile.gone_quiet_days".into()),
+            "must be at least 1".into(),
+        );
+    }
+    for id in &pr.resolvable {
+        if !labels.contains(id.as_str()) {
+            return invalid(
+                at("profile.resolvable".into()),
+                format!("unknown label `{id}` (not in the taxonomy)"),
+            );
+        }
+    }
+    // The profile gives these tags itself, from the visits' dates.
+    for tag in [GONE_QUIET, REPEAT_VISIT] {
+        if !t.tags.behavioral.iter().any(|b| b == tag) {
+            return invalid(
+                at("taxonomy.tags.behavioral".into()),
+                format!("`{tag}` is missing (customer profiles give it)"),
+            );
+        }
+    }
+
     let a = &c.asr;
     if a.model.trim().is_empty() || a.model.contains('\0') {
         return invalid(
@@ -310,4 +336,30 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
 
 fn is_currency(code: &str) -> bool {
     code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> PipelineConfig {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/dealership.toml");
+        PipelineConfig::load(&path).expect("the shipped pipeline loads")
+    }
+
+    fn reason(c: &PipelineConfig) -> String {
+        validate(c).expect_err("invalid").to_string()
+    }
+
+    #[test]
+    fn profile_settings_are_checked() {
+        let mut c = shipped();
+        c.profile.gone_quiet_days = 0;
+        assert!(reason(&c).contains("profile.gone_quiet_days"));
+
+        let mut c = shipped();
+        c.profile.resolvable.push("intent.brwosing".into());
+        assert!(reason(&c).contains("unknown label `intent.brwosing`"));
+    }
 }

@@ -1,37 +1,57 @@
-//! The forecast stage: the opportunity's stage, the chance of a purchase within 30 days and
-//! its expected value.
+//! The forecast: the opportunity's stage, the chance of a purchase within 30 days and its
+//! expected value. [`ForecastRules`] is shared by the per-conversation stage and the customer
+//! profile.
 
-use crate::analysis::{BudgetKind, Forecast, Stage as DealStage};
+use std::collections::BTreeMap;
+
+use crate::analysis::{Budget, BudgetKind, Forecast, Stage as DealStage};
 use crate::config::{ForecastSection, Model, PipelineConfig};
+use crate::conversation::Language;
+use crate::extract::gazetteer::fold;
 use crate::pipeline::{AnalyzeError, Context, Stage};
 
 use super::condition::{evaluate, Facts};
 
-pub struct ForecastStage {
+/// The pipeline's `[forecast]` section, with the model prices and default currencies it needs.
+#[derive(Debug, Clone)]
+pub struct ForecastRules {
     section: ForecastSection,
     models: Vec<Model>,
-    default_currency: std::collections::BTreeMap<String, String>,
+    default_currency: BTreeMap<String, String>,
 }
 
-impl ForecastStage {
-    pub fn build(c: &PipelineConfig) -> Self {
-        ForecastStage {
+impl ForecastRules {
+    pub fn new(c: &PipelineConfig) -> Self {
+        ForecastRules {
             section: c.forecast.clone(),
             models: c.models.clone(),
             default_currency: c.pipeline.default_currency.clone(),
         }
     }
 
-    /// The deal's size: the budget, else the list price of the model wanted, else a default.
-    fn deal_value(&self, cx: &Context) -> f64 {
+    /// The first stage rule that holds, else browsing.
+    pub fn stage<E: Copy + Ord>(&self, facts: &Facts<E>) -> DealStage {
+        self.section
+            .stages
+            .iter()
+            .find(|s| evaluate(&s.when, facts).is_some())
+            .map_or(DealStage::Browsing, |s| s.stage)
+    }
+
+    /// The deal's size: the budget, else the list price of the first wanted model the
+    /// gazetteer prices in the deal's currency, else the pipeline's default.
+    pub fn deal_value<'a>(
+        &self,
+        budget: Option<&Budget>,
+        lang: Language,
+        wanted_models: impl IntoIterator<Item = &'a str>,
+    ) -> f64 {
         let f = &self.section;
-        let currency = cx
-            .budget
-            .as_ref()
+        let currency = budget
             .map(|b| b.currency.clone())
-            .or_else(|| self.default_currency.get(cx.language.code()).cloned())
+            .or_else(|| self.default_currency.get(lang.code()).cloned())
             .unwrap_or_else(|| "USD".into());
-        if let Some(b) = &cx.budget {
+        if let Some(b) = budget {
             if let Some(mid) = b.midpoint() {
                 match b.kind {
                     BudgetKind::Total => return mid,
@@ -40,12 +60,10 @@ impl ForecastStage {
                 }
             }
         }
-        let wanted = cx.detections.values("pref.model").find_map(|v| {
-            let folded = crate::extract::gazetteer::fold(v);
+        let wanted = wanted_models.into_iter().find_map(|v| {
+            let folded = fold(v);
             self.models.iter().find(|m| {
-                crate::extract::gazetteer::fold(&m.name) == folded
-                    || m.name_zh.as_deref().map(crate::extract::gazetteer::fold)
-                        == Some(folded.clone())
+                fold(&m.name) == folded || m.name_zh.as_deref().map(fold) == Some(folded.clone())
             })
         });
         if let Some((price, _)) = wanted
@@ -56,6 +74,41 @@ impl ForecastStage {
         }
         f.default_deal_value.get(&currency).copied().unwrap_or(0.0)
     }
+
+    /// The stage's 30-day probability, moved by the priority score (none counts as average);
+    /// a settled outcome (won, lost) is a fact, not a likelihood, so the score does not move it.
+    pub fn forecast(&self, stage: DealStage, score: Option<u32>, deal_value: f64) -> Forecast {
+        let f = &self.section;
+        let name = serde_json::to_value(stage)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let base = f.p30.get(&name).copied().unwrap_or(0.0);
+        let p30 = if matches!(stage, DealStage::Won | DealStage::Lost) {
+            base
+        } else {
+            let score = score.map_or(50.0, f64::from);
+            (base * (1.0 + f.score_influence * (score - 50.0) / 50.0)).clamp(0.0, 0.99)
+        };
+        let p30 = (p30 * 100.0).round() / 100.0;
+        Forecast {
+            stage,
+            p30,
+            expected_value: (deal_value * p30).round(),
+        }
+    }
+}
+
+pub struct ForecastStage {
+    rules: ForecastRules,
+}
+
+impl ForecastStage {
+    pub fn build(c: &PipelineConfig) -> Self {
+        ForecastStage {
+            rules: ForecastRules::new(c),
+        }
+    }
 }
 
 impl Stage for ForecastStage {
@@ -64,32 +117,20 @@ impl Stage for ForecastStage {
     }
 
     fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
-        let f = &self.section;
         let present = cx.present();
         let facts = Facts {
             present: &present,
             metrics: &cx.metrics,
             duration_s: cx.conversation.duration_s(),
         };
-        let stage = f
-            .stages
-            .iter()
-            .find(|s| evaluate(&s.when, &facts).is_some())
-            .map_or(DealStage::Browsing, |s| s.stage);
-        let name = serde_json::to_value(stage)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let base = f.p30.get(&name).copied().unwrap_or(0.0);
-        let score = cx.priority.as_ref().map_or(50.0, |p| p.score as f64);
-        let p30 = (base * (1.0 + f.score_influence * (score - 50.0) / 50.0)).clamp(0.0, 0.99);
-        let p30 = (p30 * 100.0).round() / 100.0;
-        let expected_value = (self.deal_value(cx) * p30).round();
-        cx.forecast = Some(Forecast {
-            stage,
-            p30,
-            expected_value,
-        });
+        let stage = self.rules.stage(&facts);
+        let value = self.rules.deal_value(
+            cx.budget.as_ref(),
+            cx.language,
+            cx.detections.values("pref.model"),
+        );
+        let score = cx.priority.as_ref().map(|p| p.score);
+        cx.forecast = Some(self.rules.forecast(stage, score, value));
         Ok(())
     }
 }
