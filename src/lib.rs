@@ -11,6 +11,7 @@ pub mod config;
 pub mod conversation;
 pub mod extract;
 pub mod pipeline;
+pub mod privacy;
 pub mod profile;
 pub mod render;
 pub mod speakers;
