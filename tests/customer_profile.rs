@@ -11,6 +11,7 @@ use dealerscope::profile::customer::{
     build_profile, build_profile_with_outcome, CustomerProfile, Outcome, OutcomeKind, Visit,
     GONE_QUIET, REPEAT_VISIT,
 };
+use dealerscope::profile::forecast_report::OpportunityRow;
 
 fn pipeline() -> &'static Pipeline {
     static P: OnceLock<Pipeline> = OnceLock::new();
@@ -97,6 +98,15 @@ fn newest_budget_wins_and_history_keeps_both() {
     assert_eq!(
         p.forecast.expected_value,
         (38000.0 * p.forecast.p30).round()
+    );
+    let row = OpportunityRow::from_profile(&p);
+    assert_eq!(
+        (
+            row.currency.as_str(),
+            row.date.to_string(),
+            row.salesperson.as_deref()
+        ),
+        ("USD", p.priority.due.clone(), Some("sam@example.com"))
     );
 }
 
@@ -210,6 +220,7 @@ fn one_visit_profile_agrees_with_its_analysis() {
         own.sort_unstable();
         merged.sort_unstable();
         assert_eq!(merged, own, "{id}");
+        assert_eq!(p.currency, if id == "zh" { "CNY" } else { "USD" });
     }
 }
 

@@ -182,6 +182,8 @@ pub struct CustomerProfile {
     pub visits: Vec<VisitSummary>,
     pub priority: Priority,
     pub forecast: Forecast,
+    /// The currency of the forecast's expected value.
+    pub currency: String,
     pub outcome: Option<Outcome>,
 }
 
@@ -381,6 +383,7 @@ pub fn build_profile_with_outcome(
         wanted.iter().filter_map(|r| r.value.as_deref()),
     );
     let forecast = forecast_rules.forecast(stage, Some(priority.score), deal_value);
+    let currency = forecast_rules.currency(budget.latest_budget.as_ref(), lang);
 
     CustomerProfile {
         id: customer_id.to_string(),
@@ -424,6 +427,7 @@ pub fn build_profile_with_outcome(
             .collect(),
         priority,
         forecast,
+        currency,
         outcome,
     }
 }

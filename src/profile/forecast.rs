@@ -38,7 +38,15 @@ impl ForecastRules {
             .map_or(DealStage::Browsing, |s| s.stage)
     }
 
-    /// The deal's size: the budget, else the list price of the first wanted model the
+    /// The deal's currency: the budget's, else the language's default.
+    pub fn currency(&self, budget: Option<&Budget>, lang: Language) -> String {
+        budget
+            .map(|b| b.currency.clone())
+            .or_else(|| self.default_currency.get(lang.code()).cloned())
+            .unwrap_or_else(|| "USD".into())
+    }
+
+    /// The deal's size (in [`Self::currency`]): the budget, else the list price of the first wanted model the
     /// gazetteer prices in the deal's currency, else the pipeline's default.
     pub fn deal_value<'a>(
         &self,
@@ -47,10 +55,7 @@ impl ForecastRules {
         wanted_models: impl IntoIterator<Item = &'a str>,
     ) -> f64 {
         let f = &self.section;
-        let currency = budget
-            .map(|b| b.currency.clone())
-            .or_else(|| self.default_currency.get(lang.code()).cloned())
-            .unwrap_or_else(|| "USD".into());
+        let currency = self.currency(budget, lang);
         if let Some(b) = budget {
             if let Some(mid) = b.midpoint() {
                 match b.kind {

@@ -3,6 +3,7 @@
 pub mod condition;
 pub mod customer;
 pub mod forecast;
+pub mod forecast_report;
 pub mod metrics;
 pub mod priority;
 pub mod tags;
