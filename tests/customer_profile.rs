@@ -162,7 +162,6 @@ fn objections_a_later_visit_moved_past_stop_counting() {
     let defer = p.intents.iter().find(|i| i.id == "intent.defer").unwrap();
     assert!(defer.resolved.is_some());
     let tags = tag_ids(&p);
-    assert!(!tags.contains(&"psy.hesitant"), "{tags:?}");
     for kept in [
         "psy.safety_conscious",
         "fact.family",
@@ -171,6 +170,30 @@ fn objections_a_later_visit_moved_past_stop_counting() {
     ] {
         assert!(tags.contains(&kept), "missing {kept} in {tags:?}");
     }
+    // Resolved objections still tell who the customer is: too expensive in the first visit and
+    // haggling in the second make two price signals.
+    let sensitive = p
+        .tags
+        .iter()
+        .find(|t| t.id == "psy.price_sensitive")
+        .expect("price-sensitive across visits");
+    let quotes: Vec<(&str, &str)> = sensitive
+        .evidence
+        .iter()
+        .map(|e| (e.recording_id.as_str(), e.quote.as_deref().unwrap()))
+        .collect();
+    assert!(
+        quotes
+            .iter()
+            .any(|(r, q)| *r == "r1" && q.contains("too expensive")),
+        "{quotes:?}"
+    );
+    assert!(
+        quotes
+            .iter()
+            .any(|(r, q)| *r == "r2" && q.contains("better on the price")),
+        "{quotes:?}"
+    );
     assert!(
         !p.priority
             .reasons
@@ -282,6 +305,14 @@ fn won_outcome_after_the_last_visit_sets_the_stage() {
     // A customer who bought has not gone quiet.
     assert!(!tag_ids(&p).contains(&GONE_QUIET));
     assert_eq!(p.outcome, Some(won));
+    // No longer a lead: the next step is the delivery, counted from the sale.
+    assert_eq!(p.priority.tier, Tier::Cold);
+    assert!(
+        p.priority.next_action.contains("delivery of the RAV4"),
+        "{}",
+        p.priority.next_action
+    );
+    assert_eq!(p.priority.due, "2026-11-13");
 
     // A loss recorded before the customer came back no longer decides the stage.
     let lost = Outcome {

@@ -16,6 +16,9 @@ pub const DERIVED_NAMES: &[&str] = &[
     "budget.monthly",
     "budget.down",
     "companion",
+    // Customer records only (src/profile/customer.rs).
+    crate::profile::customer::WON,
+    crate::profile::customer::LOST,
 ];
 
 const STAGES: &[&str] = &[

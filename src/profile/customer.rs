@@ -8,18 +8,22 @@
 //! - An objection (and any label in `[profile] resolvable`, such as "just browsing") stops
 //!   counting once a later visit moves past it: that visit does not raise it again and gets at
 //!   least as far (forecast stage) as the visit that last raised it. It stays in the record,
-//!   marked with the visit that resolved it, but no longer lowers the priority, picks the next
-//!   action or makes a tag.
+//!   marked with the visit that resolved it, and still feeds the tags (a customer who found it
+//!   too expensive and then haggled is price-sensitive), but no longer lowers the priority,
+//!   picks the next action or holds back the stage.
 //! - Behavioural tags are things the customer did, so every visit's behavioural tags stay; fact
-//!   and psychological tags describe the customer now, so they are re-derived from the merged,
-//!   still-open signals with the pipeline's own tag rules. The profile adds `beh.repeat_visit`
-//!   (two or more recorded visits) and `beh.gone_quiet` (no contact for `[profile]
-//!   gone_quiet_days` as of `now`).
+//!   and psychological tags are re-derived with the pipeline's own tag rules from everything
+//!   said across visits, the newest budget and the newest facts, so rules can combine what was
+//!   said in different visits. The profile adds `beh.repeat_visit` (two or more recorded
+//!   visits) and `beh.gone_quiet` (no contact for `[profile] gone_quiet_days` as of `now`).
 //! - Priority and forecast are the pipeline's own rules ([`PriorityRules`], [`ForecastRules`])
 //!   applied to the merged signals; metric conditions see the latest visit. The next action
-//!   falls due counting from the last contact, or from `now` once the customer has gone quiet.
-//! - A won or lost [`Outcome`] recorded after the latest visit sets the forecast stage; a visit
-//!   after the outcome reopens the opportunity (the customer came back).
+//!   falls due counting from the last contact, from `now` once the customer has gone quiet, or
+//!   from the outcome.
+//! - A won or lost [`Outcome`] recorded after the latest visit sets the forecast stage and
+//!   makes `outcome.won` / `outcome.lost` present for the tier and next-action rules (a customer
+//!   who bought is not gone quiet); a visit after the outcome reopens the opportunity (the
+//!   customer came back).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -41,6 +45,9 @@ use super::priority::{Mentions, PriorityRules};
 pub const GONE_QUIET: &str = "beh.gone_quiet";
 /// Given when a customer has two or more recorded visits.
 pub const REPEAT_VISIT: &str = "beh.repeat_visit";
+/// Names next-action and tier rules can test once staff recorded the sale's outcome.
+pub const WON: &str = "outcome.won";
+pub const LOST: &str = "outcome.lost";
 
 /// One analysed conversation with the customer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -226,12 +233,10 @@ pub fn build_profile_with_outcome(
     let roles = merger.roles();
     let budget = merger.budget();
 
-    // Every name a rule can test, with what supports it.
+    // Every name a rule can test, with what supports it: tags see everything ever said.
     let mut present: HashMap<String, Vec<Ref>> = HashMap::new();
     for (record, refs) in preferences.iter().chain(&objections).chain(&intents) {
-        if record.resolved.is_none() {
-            present.entry(record.id.clone()).or_default().extend(refs);
-        }
+        present.entry(record.id.clone()).or_default().extend(refs);
     }
     for (key, fact) in &facts {
         if !matches!(
@@ -254,7 +259,8 @@ pub fn build_profile_with_outcome(
     }
 
     let mut tags = TagSet::default();
-    // What the customer did stays true; fact and psychological tags are re-derived below.
+    // What the customer did stays true; fact and psychological tags are re-derived below from
+    // the newest budget and facts and from every signal.
     for (i, v) in visits.iter().enumerate() {
         for t in &v.analysis.tags {
             if t.category == TagCategory::Behavioral {
@@ -333,6 +339,19 @@ pub fn build_profile_with_outcome(
         }
     }
 
+    // Priority, next action and stage see only what still holds.
+    let signals = || preferences.iter().chain(&objections).chain(&intents);
+    for (record, _) in signals() {
+        let open = |id: &str| signals().any(|(r, _)| r.id == id && r.resolved.is_none());
+        if !open(&record.id) {
+            present.remove(&record.id);
+        }
+    }
+    match settled.map(|o| o.result) {
+        Some(OutcomeKind::Won) => present.insert(WON.into(), Vec::new()),
+        Some(OutcomeKind::Lost) => present.insert(LOST.into(), Vec::new()),
+        None => None,
+    };
     let facts_view = Facts {
         present: &present,
         metrics: &latest_metrics,
@@ -365,8 +384,9 @@ pub fn build_profile_with_outcome(
         model: newest_value(&wanted),
         competitor: newest_value(&open(&objections, "obj.competitor")),
     };
-    let due_from: NaiveDate = match last_contact {
-        Some(t) if !gone_quiet => t.date_naive(),
+    let due_from: NaiveDate = match (settled, last_contact) {
+        (Some(o), _) => o.recorded_at.date_naive(),
+        (None, Some(t)) if !gone_quiet => t.date_naive(),
         _ => now.date_naive(),
     };
     let priority = PriorityRules::new(config).compute(&facts_view, lang, &mentions, due_from);
