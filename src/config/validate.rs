@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::{Condition, ConfigError, Origin, PipelineConfig};
-use crate::analysis::TagCategory;
+use crate::analysis::{Stage, TagCategory};
 use crate::conversation::Language;
 use crate::profile::customer::{GONE_QUIET, REPEAT_VISIT};
 use crate::profile::metrics::METRIC_NAMES;
@@ -19,15 +19,6 @@ pub const DERIVED_NAMES: &[&str] = &[
     // Customer records only (src/profile/customer.rs).
     crate::profile::customer::WON,
     crate::profile::customer::LOST,
-];
-
-const STAGES: &[&str] = &[
-    "browsing",
-    "considering",
-    "negotiating",
-    "committed",
-    "won",
-    "lost",
 ];
 
 pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
@@ -254,15 +245,15 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
         check(&at(format!("forecast.stage #{}", i + 1)), &s.when)?;
     }
     for (stage, p) in &f.p30 {
-        if !STAGES.contains(&stage.as_str()) || !(0.0..=1.0).contains(p) {
+        if !Stage::ALL.iter().any(|s| s.name() == stage) || !(0.0..=1.0).contains(p) {
             return invalid(
                 at(format!("forecast.p30.{stage}")),
                 "needs a known stage and a probability in [0, 1]".into(),
             );
         }
     }
-    for stage in STAGES {
-        if !f.p30.contains_key(*stage) {
+    for stage in Stage::ALL.map(Stage::name) {
+        if !f.p30.contains_key(stage) {
             return invalid(
                 at("forecast.p30".into()),
                 format!("no probability for stage `{stage}`"),

@@ -37,9 +37,10 @@ use crate::config::PipelineConfig;
 use crate::conversation::{Language, Speaker};
 use crate::extract::gazetteer::fold;
 
-use super::condition::{evaluate, Facts};
+use super::condition::Facts;
 use super::forecast::ForecastRules;
 use super::priority::{Mentions, PriorityRules};
+use super::tags::{apply_rules, budget_bands, rule_name};
 
 /// Given when a customer has had no recorded contact for `[profile] gone_quiet_days`.
 pub const GONE_QUIET: &str = "beh.gone_quiet";
@@ -251,7 +252,7 @@ pub fn build_profile_with_outcome(
     }
     if let Some((b, refs)) = budget.latest_with_refs.as_ref() {
         present.insert("budget".into(), refs.clone());
-        present.insert(format!("budget.{}", kind_name(b.kind)), refs.clone());
+        present.insert(format!("budget.{}", b.kind.name()), refs.clone());
     }
     let companions = merger.companions();
     if !companions.is_empty() {
@@ -290,53 +291,31 @@ pub fn build_profile_with_outcome(
         present.insert(t.id.clone(), t.refs.clone());
     }
     if let Some((b, refs)) = budget.latest_with_refs.as_ref() {
-        for band in config
-            .budget_bands
-            .iter()
-            .filter(|band| band.kind == b.kind && band.currency == b.currency)
-        {
-            if b.midpoint()
-                .is_some_and(|mid| mid >= band.min && mid < band.max)
-            {
-                let rule = format!("budget_band {}–{} {}", band.min, band.max, band.currency);
-                tags.add(&band.tag, TagCategory::Fact, &rule, refs.iter().copied());
-                present.insert(band.tag.clone(), refs.clone());
-            }
+        for (band, rule) in budget_bands(&config.budget_bands, b) {
+            tags.add(&band.tag, TagCategory::Fact, &rule, refs.iter().copied());
+            present.insert(band.tag.clone(), refs.clone());
         }
     }
     let latest_metrics = latest
         .map(|v| v.analysis.metrics.clone())
         .unwrap_or_default();
     let latest_duration = latest.map_or(0.0, |v| v.analysis.duration_s);
-    // In file order, so a rule may build on a tag an earlier rule gave (as in the tags stage).
-    for rule in &config.tags {
-        if present.contains_key(&rule.id) {
-            continue;
-        }
-        let facts = Facts {
-            present: &present,
-            metrics: &latest_metrics,
-            duration_s: latest_duration,
-        };
-        if let Some(refs) = evaluate(&rule.when, &facts) {
-            // Fact evidence is not in the analysis document; the visits' own firing of the same
-            // rule carries it.
-            let own = visits.iter().enumerate().flat_map(|(i, v)| {
-                v.analysis
-                    .tags
-                    .iter()
-                    .filter(|t| t.id == rule.id)
-                    .flat_map(move |t| t.evidence.iter().map(move |&s| (i, s)))
-            });
-            let rule_name = rule.rule.clone().unwrap_or_else(|| rule.id.clone());
-            tags.add(
-                &rule.id,
-                rule.category,
-                &rule_name,
-                refs.iter().copied().chain(own),
-            );
-            present.insert(rule.id.clone(), refs);
-        }
+    for (rule, refs) in apply_rules(&config.tags, &mut present, &latest_metrics, latest_duration) {
+        // Fact evidence is not in the analysis document; the visits' own firing of the same rule
+        // carries it.
+        let own = visits.iter().enumerate().flat_map(|(i, v)| {
+            v.analysis
+                .tags
+                .iter()
+                .filter(|t| t.id == rule.id)
+                .flat_map(move |t| t.evidence.iter().map(move |&s| (i, s)))
+        });
+        tags.add(
+            &rule.id,
+            rule.category,
+            &rule_name(rule),
+            refs.into_iter().chain(own),
+        );
     }
 
     // Priority, next action and stage see only what still holds.
@@ -449,14 +428,6 @@ pub fn build_profile_with_outcome(
         forecast,
         currency,
         outcome,
-    }
-}
-
-fn kind_name(kind: BudgetKind) -> &'static str {
-    match kind {
-        BudgetKind::Total => "total",
-        BudgetKind::Monthly => "monthly",
-        BudgetKind::Down => "down",
     }
 }
 

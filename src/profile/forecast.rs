@@ -84,11 +84,7 @@ impl ForecastRules {
     /// a settled outcome (won, lost) is a fact, not a likelihood, so the score does not move it.
     pub fn forecast(&self, stage: DealStage, score: Option<u32>, deal_value: f64) -> Forecast {
         let f = &self.section;
-        let name = serde_json::to_value(stage)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let base = f.p30.get(&name).copied().unwrap_or(0.0);
+        let base = f.p30.get(stage.name()).copied().unwrap_or(0.0);
         let p30 = if matches!(stage, DealStage::Won | DealStage::Lost) {
             base
         } else {

@@ -68,13 +68,6 @@ pub fn iso_week(date: NaiveDate) -> String {
     format!("{}-W{:02}", w.year(), w.week())
 }
 
-fn stage_name(stage: Stage) -> String {
-    serde_json::to_value(stage)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// Buckets in key order, then currency.
 fn group<'a>(
     rows: impl Iterator<Item = &'a OpportunityRow>,
@@ -110,20 +103,9 @@ pub fn summarize(rows: &[OpportunityRow]) -> ForecastReport {
         rows.iter()
             .filter(|r| !matches!(r.stage, Stage::Won | Stage::Lost))
     };
-    let mut by_stage = group(rows.iter(), |r| stage_name(r.stage));
+    let mut by_stage = group(rows.iter(), |r| r.stage.name().to_string());
     // The funnel's order, not the alphabet's.
-    by_stage.sort_by_key(|b| {
-        [
-            "browsing",
-            "considering",
-            "negotiating",
-            "committed",
-            "won",
-            "lost",
-        ]
-        .iter()
-        .position(|s| *s == b.key)
-    });
+    by_stage.sort_by_key(|b| Stage::ALL.iter().position(|s| s.name() == b.key));
     ForecastReport {
         total: group(open(), |_| "total".into()),
         by_stage,
