@@ -383,3 +383,70 @@ fn no_visits_is_an_empty_cold_profile() {
     assert_eq!(p.forecast.stage, Stage::Browsing);
     assert!(!tag_ids(&p).contains(&GONE_QUIET));
 }
+
+/// Real analyses of the project's fixture conversations, both languages.
+fn fixture_visits() -> &'static [Visit] {
+    static V: OnceLock<Vec<Visit>> = OnceLock::new();
+    V.get_or_init(|| {
+        let root = common::root().join("tests/fixtures/conversations");
+        let mut paths: Vec<_> = ["en", "zh"]
+            .iter()
+            .flat_map(|lang| std::fs::read_dir(root.join(lang)).unwrap())
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .step_by(6)
+            .enumerate()
+            .map(|(i, p)| {
+                let text = std::fs::read_to_string(p).unwrap();
+                visit(&format!("f{i}"), day(1), &text)
+            })
+            .collect()
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any visits, in any order, at any times: the same profile, with its invariants.
+    #[test]
+    fn profile_does_not_depend_on_visit_order(
+        picks in proptest::collection::vec((0usize..1000, 0i64..40 * 24), 0..6),
+        quiet_hours in 0i64..60 * 24,
+    ) {
+        let all = fixture_visits();
+        let mut visits: Vec<Visit> = picks
+            .iter()
+            .enumerate()
+            .map(|(i, &(pick, hours))| {
+                let mut v = all[pick % all.len()].clone();
+                v.recording_id = format!("r{i}");
+                // Distinct times: equal times would leave the order to the caller.
+                v.recorded_at = day(1) + Duration::hours(hours) + Duration::seconds(i as i64);
+                v
+            })
+            .collect();
+        let last = visits.iter().map(|v| v.recorded_at).max();
+        let now = last.unwrap_or(day(1)) + Duration::hours(quiet_hours);
+        let p = profile_at(&visits, now);
+        visits.reverse();
+        proptest::prop_assert_eq!(&profile_at(&visits, now), &p);
+
+        proptest::prop_assert_eq!(p.last_contact, last);
+        proptest::prop_assert!(p.visits.windows(2).all(|w| w[0].recorded_at <= w[1].recorded_at));
+        proptest::prop_assert!(p.priority.score <= 100);
+        proptest::prop_assert!((0.0..=1.0).contains(&p.forecast.p30));
+        let quiet = Duration::days(pipeline().config().profile.gone_quiet_days.into());
+        proptest::prop_assert_eq!(
+            tag_ids(&p).contains(&GONE_QUIET),
+            last.is_some_and(|t| now - t >= quiet)
+        );
+        for s in p.preferences.iter().chain(&p.objections).chain(&p.intents) {
+            proptest::prop_assert!(s.first_seen <= s.last_seen);
+            proptest::prop_assert!(s.count as usize <= p.visits.len());
+        }
+    }
+}

@@ -13,19 +13,19 @@ use crate::pipeline::{AnalyzeError, Context, Stage};
 use super::condition::{evaluate, Facts};
 
 /// The pipeline's `[forecast]` section, with the model prices and default currencies it needs.
-#[derive(Debug, Clone)]
-pub struct ForecastRules {
-    section: ForecastSection,
-    models: Vec<Model>,
-    default_currency: BTreeMap<String, String>,
+#[derive(Debug, Clone, Copy)]
+pub struct ForecastRules<'c> {
+    section: &'c ForecastSection,
+    models: &'c [Model],
+    default_currency: &'c BTreeMap<String, String>,
 }
 
-impl ForecastRules {
-    pub fn new(c: &PipelineConfig) -> Self {
+impl<'c> ForecastRules<'c> {
+    pub fn new(c: &'c PipelineConfig) -> Self {
         ForecastRules {
-            section: c.forecast.clone(),
-            models: c.models.clone(),
-            default_currency: c.pipeline.default_currency.clone(),
+            section: &c.forecast,
+            models: &c.models,
+            default_currency: &c.pipeline.default_currency,
         }
     }
 
@@ -54,7 +54,7 @@ impl ForecastRules {
         lang: Language,
         wanted_models: impl IntoIterator<Item = &'a str>,
     ) -> f64 {
-        let f = &self.section;
+        let f = self.section;
         let currency = self.currency(budget, lang);
         if let Some(b) = budget {
             if let Some(mid) = b.midpoint() {
@@ -83,7 +83,7 @@ impl ForecastRules {
     /// The stage's 30-day probability, moved by the priority score (none counts as average);
     /// a settled outcome (won, lost) is a fact, not a likelihood, so the score does not move it.
     pub fn forecast(&self, stage: DealStage, score: Option<u32>, deal_value: f64) -> Forecast {
-        let f = &self.section;
+        let f = self.section;
         let base = f.p30.get(stage.name()).copied().unwrap_or(0.0);
         let p30 = if matches!(stage, DealStage::Won | DealStage::Lost) {
             base
@@ -101,13 +101,17 @@ impl ForecastRules {
 }
 
 pub struct ForecastStage {
-    rules: ForecastRules,
+    section: ForecastSection,
+    models: Vec<Model>,
+    default_currency: BTreeMap<String, String>,
 }
 
 impl ForecastStage {
     pub fn build(c: &PipelineConfig) -> Self {
         ForecastStage {
-            rules: ForecastRules::new(c),
+            section: c.forecast.clone(),
+            models: c.models.clone(),
+            default_currency: c.pipeline.default_currency.clone(),
         }
     }
 }
@@ -124,14 +128,19 @@ impl Stage for ForecastStage {
             metrics: &cx.metrics,
             duration_s: cx.conversation.duration_s(),
         };
-        let stage = self.rules.stage(&facts);
-        let value = self.rules.deal_value(
+        let rules = ForecastRules {
+            section: &self.section,
+            models: &self.models,
+            default_currency: &self.default_currency,
+        };
+        let stage = rules.stage(&facts);
+        let value = rules.deal_value(
             cx.budget.as_ref(),
             cx.language,
             cx.detections.values("pref.model"),
         );
         let score = cx.priority.as_ref().map(|p| p.score);
-        cx.forecast = Some(self.rules.forecast(stage, score, value));
+        cx.forecast = Some(rules.forecast(stage, score, value));
         Ok(())
     }
 }

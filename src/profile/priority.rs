@@ -38,17 +38,17 @@ impl Mentions {
 }
 
 /// The pipeline's `[priority]` section and next-action rules.
-#[derive(Debug, Clone)]
-pub struct PriorityRules {
-    section: PrioritySection,
-    next_actions: Vec<NextActionRule>,
+#[derive(Debug, Clone, Copy)]
+pub struct PriorityRules<'c> {
+    section: &'c PrioritySection,
+    next_actions: &'c [NextActionRule],
 }
 
-impl PriorityRules {
-    pub fn new(c: &PipelineConfig) -> Self {
+impl<'c> PriorityRules<'c> {
+    pub fn new(c: &'c PipelineConfig) -> Self {
         PriorityRules {
-            section: c.priority.clone(),
-            next_actions: c.next_actions.clone(),
+            section: &c.priority,
+            next_actions: &c.next_actions,
         }
     }
 
@@ -61,7 +61,7 @@ impl PriorityRules {
         mentions: &Mentions,
         from: NaiveDate,
     ) -> Priority {
-        let p = &self.section;
+        let p = self.section;
         let zh = lang == Language::Zh;
         let mut score = p.base;
         let mut contributions: Vec<(f64, String)> = Vec::new();
@@ -112,13 +112,15 @@ impl PriorityRules {
 }
 
 pub struct PriorityStage {
-    rules: PriorityRules,
+    section: PrioritySection,
+    next_actions: Vec<NextActionRule>,
 }
 
 impl PriorityStage {
     pub fn build(c: &PipelineConfig) -> Self {
         PriorityStage {
-            rules: PriorityRules::new(c),
+            section: c.priority.clone(),
+            next_actions: c.next_actions.clone(),
         }
     }
 }
@@ -150,9 +152,11 @@ impl Stage for PriorityStage {
             metrics: &cx.metrics,
             duration_s: cx.conversation.duration_s(),
         };
-        let priority = self
-            .rules
-            .compute(&facts, cx.language, &mentions(cx), cx.today());
+        let rules = PriorityRules {
+            section: &self.section,
+            next_actions: &self.next_actions,
+        };
+        let priority = rules.compute(&facts, cx.language, &mentions(cx), cx.today());
         cx.priority = Some(priority);
         Ok(())
     }
