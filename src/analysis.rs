@@ -132,7 +132,7 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// Funnel order: the name the pipeline's `p30` table and the JSON use.
+    /// Every stage, in funnel order.
     pub const ALL: [Stage; 6] = [
         Stage::Browsing,
         Stage::Considering,
@@ -142,6 +142,7 @@ impl Stage {
         Stage::Lost,
     ];
 
+    /// The name the JSON and the pipeline's `p30` table use.
     pub fn name(self) -> &'static str {
         match self {
             Stage::Browsing => "browsing",
