@@ -56,6 +56,7 @@ pub struct PipelineConfig {
     pub next_actions: Vec<NextActionRule>,
     pub forecast: ForecastSection,
     pub asr: AsrSection,
+    pub classifier: ClassifierSection,
 }
 
 impl PipelineConfig {
@@ -83,6 +84,7 @@ struct Merged {
     priority: Option<(PrioritySection, String)>,
     forecast: Option<(ForecastSection, String)>,
     asr: Option<(AsrSection, String)>,
+    classifier: Option<(ClassifierSection, String)>,
     languages: BTreeMap<String, (LanguageLexicon, String)>,
     lists: PipelineFile,
 }
@@ -175,6 +177,12 @@ fn load_into(
         &display,
     )?;
     set_once(&mut merged.asr, file.asr.take(), "asr", &display)?;
+    set_once(
+        &mut merged.classifier,
+        file.classifier.take(),
+        "classifier",
+        &display,
+    )?;
     for (lang, lexicon) in std::mem::take(&mut file.language) {
         let mut slot = merged.languages.remove(&lang);
         set_once(
@@ -279,6 +287,7 @@ impl Merged {
             priority: self.priority.ok_or_else(|| missing("priority"))?.0,
             forecast: self.forecast.ok_or_else(|| missing("forecast"))?.0,
             asr: self.asr.map(|a| a.0).unwrap_or_default(),
+            classifier: self.classifier.map(|c| c.0).unwrap_or_default(),
             languages,
             makes: l.makes,
             models: l.models,
