@@ -160,7 +160,7 @@ class Encoder:
             splits.append(len(ids))
         return {SP_OUTPUTS[0]: np.array(ids, dtype=np.int32), SP_OUTPUTS[1]: np.array(splits, dtype=np.int64)}
 
-    def embed(self, texts, batch=64):
+    def embed(self, texts, batch=32):
         out = []
         for i in range(0, len(texts), batch):
             out.append(self.session.run(None, self.inputs(texts[i:i + batch]))[0])
@@ -260,6 +260,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", type=Path, default=Path("/tmp/clf/work"))
     ap.add_argument("--hidden", type=int, default=384)
+    # Strong L2: the quantized encoder scales activations per batch, so an embedding moves a
+    # little with its batch-mates; a smooth head keeps that from flipping labels.
+    ap.add_argument("--alpha", type=float, default=1e-2)
     args = ap.parse_args()
     global HIDDEN
     HIDDEN = args.hidden
@@ -275,7 +278,7 @@ def main():
     labels = taxonomy()
     splits = {s: read(s) for s in ("train", "valid", "test")}
     texts = sorted({clean(t) for rows in splits.values() for r in rows for t in (r["text"], r["context"]) if clean(t)})
-    cache_file = work / f"embeddings-{len(texts)}.npz"
+    cache_file = work / f"embeddings-{len(texts)}-b32.npz"
     if cache_file.exists():
         e = np.load(cache_file)["e"]
     else:
@@ -290,7 +293,7 @@ def main():
     x = {s: features(rows, cache) for s, rows in splits.items()}
     y = {s: targets(rows, labels) for s, rows in splits.items()}
     cat = {s: np.concatenate(x[s], axis=1) for s in x}
-    mlp = MLPClassifier(hidden_layer_sizes=(args.hidden,), alpha=1e-4, batch_size=128, max_iter=60,
+    mlp = MLPClassifier(hidden_layer_sizes=(args.hidden,), alpha=args.alpha, batch_size=128, max_iter=60,
                         early_stopping=False, random_state=7)
     mlp.fit(cat["train"], y["train"])
     role_y = {s: np.array([r["speaker"] == "salesperson" for r in rows], np.int8) for s, rows in splits.items()}
@@ -349,17 +352,23 @@ REFERENCE_TEXTS = [
 
 
 def write_reference(enc, heads):
-    """Outputs the Rust side must reproduce (tests/classifier.rs compares against them)."""
+    """Outputs the Rust side must reproduce (tests/classifier.rs compares against them). Texts
+    are embedded as the Rust stage does: each distinct non-empty utterance or context once, in
+    order of first appearance, in one batch (the quantized encoder scales per batch)."""
     texts = [t for t, _, _ in REFERENCE_TEXTS]
     contexts = [c for _, c, _ in REFERENCE_TEXTS]
-    u = enc.embed(texts)
-    c = np.stack([enc.embed([t])[0] if clean(t) else np.zeros(512, np.float32) for t in contexts])
+    order = list(dict.fromkeys(clean(t) for pair in zip(texts, contexts) for t in pair if clean(t)))
+    e = dict(zip(order, enc.embed(order)))
+    zero = np.zeros(512, np.float32)
+    u = np.stack([e[clean(t)] for t in texts])
+    c = np.stack([e.get(clean(t), zero) for t in contexts])
     k = np.array([[1.0 if s else 0.0] for _, _, s in REFERENCE_TEXTS], np.float32)
     sig, sales = heads.run(None, {"utterance": u, "context": c, "context_is_salesperson": k})
     ref = {
         "texts": [{"text": t, "context": cx, "context_is_salesperson": s} for t, cx, s in REFERENCE_TEXTS],
-        "token_ids": [e.ids for e in enc.tokenizer.encode_batch([clean(t) for t in texts])],
-        "embedding_head": [[round(float(v), 6) for v in row[:16]] for row in u],
+        "token_ids": [x.ids for x in enc.tokenizer.encode_batch([clean(t) for t in texts])],
+        "embedded_together": order,
+        "embedding_head": [[round(float(v), 6) for v in e[t][:16]] for t in order],
         "signals": [[round(float(v), 6) for v in row] for row in sig],
         "salesperson": [round(float(v), 6) for v in sales[:, 0]],
     }

@@ -106,6 +106,17 @@ impl Files {
 pub fn ensure(models_dir: &Path) -> Result<Files, ClassifyError> {
     let files = Files::in_dir(models_dir);
     if files.pairs().iter().any(|(p, _)| !p.exists()) {
+        // Several processes (parallel tests, workers) may start at once: one fetches, the
+        // others wait for it and then find the files.
+        let dir = models_dir.join(NAME);
+        fs::create_dir_all(&dir).map_err(ClassifyError::io(&dir))?;
+        let lock_path = dir.join(".fetch.lock");
+        let lock = fs::File::create(&lock_path).map_err(ClassifyError::io(&lock_path))?;
+        lock.lock().map_err(ClassifyError::io(&lock_path))?;
+        if files.pairs().iter().all(|(p, _)| p.exists()) {
+            files.check()?;
+            return Ok(files);
+        }
         eprintln!(
             "dealerscope: the classifier model is not in {}; fetching it once (run `dealerscope models fetch classifier` to do this ahead of time)",
             models_dir.display()

@@ -1,6 +1,6 @@
 //! The `classifier` stage: scores every customer and companion turn (with the turn before it)
 //! and combines the scores with the rule detections as `[classifier]` says:
-//! - a label scoring at or above its threshold is added for the turn, unless the label is
+//! - a label scoring at or above its threshold (and `min_threshold`) is added for the turn, unless the label is
 //!   `rules_only` or a rule pattern for it matched the turn inside a negation (`rules_veto_negated`);
 //! - a rule detection the classifier scores below `drop_rules_below` on every turn it cites is
 //!   dropped, unless its label is in `rules_force`;
@@ -139,7 +139,12 @@ impl Stage for ClassifierStage {
                 continue;
             }
             for (j, label) in labels.iter().enumerate() {
-                let threshold = self.thresholds.get(label).copied().unwrap_or(0.5);
+                let threshold = self
+                    .thresholds
+                    .get(label)
+                    .copied()
+                    .unwrap_or(0.5)
+                    .max(self.settings.min_threshold as f32);
                 let vetoed =
                     self.settings.rules_veto_negated && cx.negated.contains(&(label.clone(), id));
                 if s[j] >= threshold && !vetoed && !self.rules_only.contains(label) {

@@ -547,6 +547,10 @@ pub struct ClassifierSection {
     /// Per-label thresholds overriding the trained ones in thresholds.toml.
     #[serde(default)]
     pub thresholds: BTreeMap<String, f64>,
+    /// No label is added below this score, whatever its threshold (1 adds none: the
+    /// classifier then only drops rule detections).
+    #[serde(default)]
+    pub min_threshold: f64,
     /// Labels only the rules decide (valued labels need the value the gazetteers name).
     #[serde(default)]
     pub rules_only: Vec<String>,
@@ -571,6 +575,7 @@ impl Default for ClassifierSection {
             session_timeout_s: default_session_timeout(),
             max_salesperson: default_max_salesperson(),
             thresholds: BTreeMap::new(),
+            min_threshold: 0.0,
             rules_only: Vec::new(),
             rules_veto_negated: true,
             drop_rules_below: 0.0,

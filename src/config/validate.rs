@@ -354,6 +354,9 @@ fn validate_classifier(c: &PipelineConfig) -> Result<(), ConfigError> {
     if !(k.max_salesperson > 0.0 && k.max_salesperson <= 1.0) {
         return invalid("max_salesperson", "must be in (0, 1]".into());
     }
+    if !(0.0..=1.0).contains(&k.min_threshold) {
+        return invalid("min_threshold", "must be in [0, 1]".into());
+    }
     if !(0.0..1.0).contains(&k.drop_rules_below) {
         return invalid("drop_rules_below", "must be in [0, 1)".into());
     }
