@@ -39,8 +39,7 @@ struct ThresholdsFile {
 impl ClassifierStage {
     pub fn build(c: &PipelineConfig) -> Result<Self, ConfigError> {
         let settings = c.classifier.clone();
-        let base = c.path.parent().unwrap_or(Path::new("."));
-        let heads_dir = base.join(&settings.heads_dir);
+        let heads_dir = PathBuf::from(&settings.heads_dir);
         let path = heads_dir.join("thresholds.toml");
         let invalid = |reason: String| ConfigError::Invalid {
             origin: Origin {

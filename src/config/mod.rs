@@ -287,7 +287,23 @@ impl Merged {
             priority: self.priority.ok_or_else(|| missing("priority"))?.0,
             forecast: self.forecast.ok_or_else(|| missing("forecast"))?.0,
             asr: self.asr.map(|a| a.0).unwrap_or_default(),
-            classifier: self.classifier.map(|c| c.0).unwrap_or_default(),
+            // heads_dir is relative to the file that sets it (a store's pipeline may include it).
+            classifier: self
+                .classifier
+                .map(|(mut c, file)| {
+                    let dir = Path::new(&file).parent().unwrap_or(Path::new("."));
+                    c.heads_dir = dir.join(&c.heads_dir).display().to_string();
+                    c
+                })
+                .unwrap_or_else(|| ClassifierSection {
+                    heads_dir: path
+                        .parent()
+                        .unwrap_or(Path::new("."))
+                        .join(ClassifierSection::default().heads_dir)
+                        .display()
+                        .to_string(),
+                    ..ClassifierSection::default()
+                }),
             languages,
             makes: l.makes,
             models: l.models,

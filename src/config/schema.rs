@@ -530,8 +530,8 @@ fn default_channel_ratio() -> f64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClassifierSection {
-    /// Directory of heads.onnx, tokenizer.json and thresholds.toml, relative to the pipeline
-    /// file's directory (or absolute).
+    /// Directory of heads.onnx, tokenizer.json and thresholds.toml, relative to the directory
+    /// of the file that sets it (or absolute).
     #[serde(default = "default_heads_dir")]
     pub heads_dir: String,
     /// Texts per encoder run.
