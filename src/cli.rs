@@ -220,6 +220,16 @@ fn models(command: ModelsCommand) -> anyhow::Result<()> {
                     m.sha256
                 );
             }
+            let files = classify::Files::in_dir(&dir);
+            match files.check() {
+                Ok(()) => println!(
+                    "{:<10} {} and {}",
+                    classify::NAME,
+                    files.encoder.display(),
+                    files.runtime.display()
+                ),
+                Err(e) => println!("{:<10} ({e})", classify::NAME),
+            }
             for e in models::CATALOG {
                 if !listed.iter().any(|m| m.name == e.name) {
                     println!(
