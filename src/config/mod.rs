@@ -57,6 +57,7 @@ pub struct PipelineConfig {
     pub forecast: ForecastSection,
     pub profile: ProfileSection,
     pub asr: AsrSection,
+    pub classifier: ClassifierSection,
 }
 
 impl PipelineConfig {
@@ -85,6 +86,7 @@ struct Merged {
     forecast: Option<(ForecastSection, String)>,
     profile: Option<(ProfileSection, String)>,
     asr: Option<(AsrSection, String)>,
+    classifier: Option<(ClassifierSection, String)>,
     languages: BTreeMap<String, (LanguageLexicon, String)>,
     lists: PipelineFile,
 }
@@ -183,6 +185,12 @@ fn load_into(
         &display,
     )?;
     set_once(&mut merged.asr, file.asr.take(), "asr", &display)?;
+    set_once(
+        &mut merged.classifier,
+        file.classifier.take(),
+        "classifier",
+        &display,
+    )?;
     for (lang, lexicon) in std::mem::take(&mut file.language) {
         let mut slot = merged.languages.remove(&lang);
         set_once(
@@ -288,6 +296,23 @@ impl Merged {
             forecast: self.forecast.ok_or_else(|| missing("forecast"))?.0,
             profile: self.profile.ok_or_else(|| missing("profile"))?.0,
             asr: self.asr.map(|a| a.0).unwrap_or_default(),
+            // heads_dir is relative to the file that sets it (a store's pipeline may include it).
+            classifier: self
+                .classifier
+                .map(|(mut c, file)| {
+                    let dir = Path::new(&file).parent().unwrap_or(Path::new("."));
+                    c.heads_dir = dir.join(&c.heads_dir).display().to_string();
+                    c
+                })
+                .unwrap_or_else(|| ClassifierSection {
+                    heads_dir: path
+                        .parent()
+                        .unwrap_or(Path::new("."))
+                        .join(ClassifierSection::default().heads_dir)
+                        .display()
+                        .to_string(),
+                    ..ClassifierSection::default()
+                }),
             languages,
             makes: l.makes,
             models: l.models,

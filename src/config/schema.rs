@@ -58,6 +58,7 @@ pub struct PipelineFile {
     pub forecast: Option<ForecastSection>,
     pub profile: Option<ProfileSection>,
     pub asr: Option<AsrSection>,
+    pub classifier: Option<ClassifierSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -536,4 +537,76 @@ fn default_pause() -> f64 {
 }
 fn default_channel_ratio() -> f64 {
     2.0
+}
+
+/// `[classifier]`: the utterance classifier stage and how its scores combine with the rules
+/// (see `src/classify/stage.rs` and `models/classifier/MODEL_CARD.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierSection {
+    /// Directory of heads.onnx, tokenizer.json and thresholds.toml, relative to the directory
+    /// of the file that sets it (or absolute).
+    #[serde(default = "default_heads_dir")]
+    pub heads_dir: String,
+    /// Texts per encoder run.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// Longest wait for ONNX Runtime to create its sessions, in seconds.
+    #[serde(default = "default_session_timeout")]
+    pub session_timeout_s: u64,
+    /// A turn the speaker-role head gives at least this probability of being the salesperson
+    /// adds no label (mis-attributed speech).
+    #[serde(default = "default_max_salesperson")]
+    pub max_salesperson: f64,
+    /// Per-label thresholds overriding the trained ones in thresholds.toml.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, f64>,
+    /// No label is added below this score, whatever its threshold (1 adds none: the
+    /// classifier then only drops rule detections).
+    #[serde(default)]
+    pub min_threshold: f64,
+    /// Labels only the rules decide (valued labels need the value the gazetteers name).
+    #[serde(default)]
+    pub rules_only: Vec<String>,
+    /// A rule pattern for the label that matched on the turn but inside a negation (or an
+    /// `unless`) vetoes the classifier's label on that turn.
+    #[serde(default = "default_true")]
+    pub rules_veto_negated: bool,
+    /// A rule detection the classifier scores below this on every turn it cites is dropped,
+    /// unless its label is in `rules_force`. 0 keeps every rule detection.
+    #[serde(default)]
+    pub drop_rules_below: f64,
+    /// Labels whose rule detections stand whatever the classifier says.
+    #[serde(default)]
+    pub rules_force: Vec<String>,
+}
+
+impl Default for ClassifierSection {
+    fn default() -> Self {
+        ClassifierSection {
+            heads_dir: default_heads_dir(),
+            batch: default_batch(),
+            session_timeout_s: default_session_timeout(),
+            max_salesperson: default_max_salesperson(),
+            thresholds: BTreeMap::new(),
+            min_threshold: 0.0,
+            rules_only: Vec::new(),
+            rules_veto_negated: true,
+            drop_rules_below: 0.0,
+            rules_force: Vec::new(),
+        }
+    }
+}
+
+fn default_heads_dir() -> String {
+    "../models/classifier".into()
+}
+fn default_batch() -> usize {
+    32
+}
+fn default_session_timeout() -> u64 {
+    120
+}
+fn default_max_salesperson() -> f64 {
+    0.9
 }

@@ -325,6 +325,64 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
             "pause_s must be positive and channel_ratio above 1".into(),
         );
     }
+    validate_classifier(c)
+}
+
+fn validate_classifier(c: &PipelineConfig) -> Result<(), ConfigError> {
+    let k = &c.classifier;
+    let invalid = |entry: &str, reason: String| {
+        Err(ConfigError::Invalid {
+            origin: Origin {
+                file: c.path.display().to_string(),
+                entry: format!("classifier.{entry}"),
+            },
+            reason,
+        })
+    };
+    let t = &c.taxonomy;
+    let is_signal =
+        |l: &String| t.preferences.contains(l) || t.objections.contains(l) || t.intents.contains(l);
+    let lists = [
+        ("rules_only", &k.rules_only),
+        ("rules_force", &k.rules_force),
+    ];
+    for (entry, labels) in lists {
+        if let Some(l) = labels.iter().find(|l| !is_signal(l)) {
+            return invalid(
+                entry,
+                format!("`{l}` is not a preference, objection or intent"),
+            );
+        }
+    }
+    for (label, threshold) in &k.thresholds {
+        if !is_signal(label) {
+            return invalid(
+                "thresholds",
+                format!("`{label}` is not a preference, objection or intent"),
+            );
+        }
+        if !(*threshold > 0.0 && *threshold <= 1.0) {
+            return invalid("thresholds", format!("`{label}`: must be in (0, 1]"));
+        }
+    }
+    if !(1..=1024).contains(&k.batch) {
+        return invalid("batch", "must be 1..=1024".into());
+    }
+    if k.session_timeout_s == 0 {
+        return invalid("session_timeout_s", "must be positive".into());
+    }
+    if !(k.max_salesperson > 0.0 && k.max_salesperson <= 1.0) {
+        return invalid("max_salesperson", "must be in (0, 1]".into());
+    }
+    if !(0.0..=1.0).contains(&k.min_threshold) {
+        return invalid("min_threshold", "must be in [0, 1]".into());
+    }
+    if !(0.0..1.0).contains(&k.drop_rules_below) {
+        return invalid("drop_rules_below", "must be in [0, 1)".into());
+    }
+    if k.heads_dir.trim().is_empty() || k.heads_dir.contains('\0') {
+        return invalid("heads_dir", "needs a directory".into());
+    }
     Ok(())
 }
 

@@ -151,6 +151,7 @@ impl Stage for SignalRulesStage {
                         .zip(prompt)
                         .is_some_and(|(u, p)| u.is_match(&p.text))
                 {
+                    cx.negated.insert((rule.label.clone(), seg.id));
                     continue;
                 }
                 let hit = rule
@@ -161,6 +162,9 @@ impl Stage for SignalRulesStage {
                         let m = caps.get(0).expect("group 0 always exists");
                         !(rule.negatable && lr.lexicon.is_negated(text, m.start(), m.end()))
                     });
+                if hit.is_none() {
+                    cx.negated.insert((rule.label.clone(), seg.id));
+                }
                 if let Some(caps) = hit {
                     // A valued label always says what: the pattern's `who` or `value`, else the
                     // person the turn names, else what was said.

@@ -1,6 +1,6 @@
 //! What the stages share while one conversation passes through them.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -67,6 +67,10 @@ impl Detections {
         self.found.retain(|f| f.id != id);
     }
 
+    pub fn retain(&mut self, keep: impl FnMut(&Found) -> bool) {
+        self.found.retain(keep);
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Found> {
         self.found.iter()
     }
@@ -86,6 +90,9 @@ pub struct Context {
     pub conversation: Conversation,
     pub language: Language,
     pub detections: Detections,
+    /// (label, segment id): a rule pattern for the label matched the turn, but only inside a
+    /// negation or with its `unless` present. The classifier stage may not add it there.
+    pub negated: HashSet<(String, usize)>,
     pub budget: Option<Budget>,
     pub facts: BTreeMap<String, serde_json::Value>,
     /// Evidence for each fact, so rules built on facts can cite it.
@@ -106,6 +113,7 @@ impl Context {
             conversation: Conversation::default(),
             language: options.language.unwrap_or(Language::En),
             detections: Detections::default(),
+            negated: HashSet::new(),
             budget: None,
             facts: BTreeMap::new(),
             fact_evidence: HashMap::new(),

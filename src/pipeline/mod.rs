@@ -26,6 +26,8 @@ pub enum AnalyzeError {
     NoCustomerInRecording(String),
     #[error(transparent)]
     Asr(#[from] crate::asr::AsrError),
+    #[error(transparent)]
+    Classify(#[from] crate::classify::ClassifyError),
     #[error("stage `{stage}` failed: {reason}")]
     Stage { stage: &'static str, reason: String },
 }
