@@ -148,38 +148,34 @@ fn two_worker_processes_process_each_recording_once(db: Db) {
             r.json["id"].as_str().unwrap().to_string()
         })
         .collect();
-    let mut workers: Vec<_> = (0..2).map(|_| data.spawn(&["worker", "--workers", "2"])).collect();
+    let _workers: Vec<_> = (0..2).map(|_| Running(data.spawn(&["worker", "--workers", "2"]))).collect();
     let manager = login(&server, &t.manager_email);
     for id in &ids {
         let done = wait_finished(&server, &manager, id, Duration::from_secs(120));
         assert_eq!(done["status"], "done", "{done}");
-    }
-    for w in &mut workers {
-        let _ = w.kill();
-        let _ = w.wait();
     }
     // Every job was claimed exactly once (a second claim would have counted a second attempt).
     assert_eq!(data.query_one("SELECT COUNT(*) FROM jobs WHERE attempts <> 1").unwrap(), "0");
     assert_eq!(data.query_one("SELECT COUNT(*) FROM jobs WHERE status = 'done'").unwrap(), "12");
 }
 
-/// The sample visit repeated: long enough that transcription is still running when the
-/// worker is killed.
-fn long_audio() -> Vec<u8> {
-    std::fs::read(common::root().join("samples/visit-en.mp3")).unwrap().repeat(4)
+/// A two-voice dialogue: loading the model and transcribing take long enough that the
+/// worker is still at it when killed.
+fn dialogue_audio() -> Vec<u8> {
+    std::fs::read(common::root().join("tests/fixtures/audio/dialogue-en.mp3")).unwrap()
 }
 
 fn killed_worker_job_finishes_exactly_once_after_lease_expiry(db: Db) {
     let data = Data::new(db);
     let t = data.tenant("North Motors");
     let server = Server::start(&data, &["--workers", "0"]);
-    let r = push(&server, Some(&t.device_token), &[("Content-Type", "audio/mpeg")], &long_audio());
+    let r = push(&server, Some(&t.device_token), &[("Content-Type", "audio/mpeg")], &dialogue_audio());
     assert_eq!(r.status, 202, "{:?}", r.json);
     let id = r.json["id"].as_str().unwrap().to_string();
     let worker_args = ["worker", "--workers", "1", "--lease-secs", "3", "--model", "tiny.en"];
 
-    let mut doomed = data.spawn(&worker_args);
-    let owner = format!("{}-0", doomed.id());
+    let mut doomed = Running(data.spawn(&worker_args));
+    let owner = format!("{}-0", doomed.0.id());
     let started = Instant::now();
     loop {
         let holder = data.query_one(&format!(
@@ -192,24 +188,22 @@ fn killed_worker_job_finishes_exactly_once_after_lease_expiry(db: Db) {
         std::thread::sleep(Duration::from_millis(50));
     }
     // SIGKILL while it holds the lease: no clean-up, no chance to release anything.
-    doomed.kill().unwrap();
-    doomed.wait().unwrap();
+    doomed.0.kill().unwrap();
+    doomed.0.wait().unwrap();
     let status = data
         .query_one(&format!("SELECT status FROM recordings WHERE id = '{id}'"))
         .unwrap();
     assert_eq!(status, "processing", "the worker finished before it could be killed");
 
-    let mut rescuer = data.spawn(&worker_args);
+    let rescuer = Running(data.spawn(&worker_args));
     let manager = login(&server, &t.manager_email);
-    let done = wait_finished(&server, &manager, &id, Duration::from_secs(600));
-    let _ = rescuer.kill();
-    let _ = rescuer.wait();
+    let done = wait_finished(&server, &manager, &id, Duration::from_secs(900));
     assert_eq!(done["status"], "done", "{done}");
     assert!(done["analysis"]["segments"].as_array().is_some_and(|s| !s.is_empty()));
     // Exactly two claims (the killed one and the rescue) and one result, by the rescuer.
     assert_eq!(done["attempts"], 2);
     assert_eq!(
         data.query_one(&format!("SELECT lease_owner FROM jobs WHERE recording_id = '{id}'")),
-        Some(format!("{}-0", rescuer.id()))
+        Some(format!("{}-0", rescuer.0.id()))
     );
 }

@@ -193,6 +193,16 @@ impl Data {
     }
 }
 
+/// A child process killed when dropped (a failing test leaves no worker behind).
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A running `dealerscope serve`, stopped when dropped.
 pub struct Server {
     pub child: Child,
