@@ -75,22 +75,22 @@ pub fn admin(location: &Location, action: AdminAction) -> anyhow::Result<()> {
     })
 }
 
+fn load_pipeline(settings: &WorkerSettings) -> anyhow::Result<Arc<Pipeline>> {
+    Ok(Arc::new(Pipeline::load(&settings.pipeline).with_context(|| {
+        format!("cannot load the pipeline {}", settings.pipeline.display())
+    })?))
+}
+
 /// Starts `settings.workers` workers in this process.
 fn spawn_workers(
     store: &Store,
+    pipeline: &Arc<Pipeline>,
     settings: &WorkerSettings,
     scratch_dir: PathBuf,
     wake: &Arc<tokio::sync::Notify>,
     shutdown: &tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
-    if settings.workers == 0 {
-        return Ok(Vec::new());
-    }
-    let pipeline = Arc::new(
-        Pipeline::load(&settings.pipeline)
-            .with_context(|| format!("cannot load the pipeline {}", settings.pipeline.display()))?,
-    );
-    Ok((0..settings.workers)
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..settings.workers)
         .map(|n| {
             let options = WorkerOptions {
                 owner: format!("{}-{}", std::process::id(), n),
@@ -101,13 +101,31 @@ fn spawn_workers(
             };
             tokio::spawn(worker::run(
                 store.clone(),
-                Arc::clone(&pipeline),
+                Arc::clone(pipeline),
                 options,
                 Arc::clone(wake),
                 shutdown.clone(),
             ))
         })
-        .collect())
+        .collect()
+}
+
+/// Every customer's cached priority is recomputed this often: it changes with time alone
+/// (`beh.gone_quiet`), not only with new conversations.
+const REFRESH_EVERY: Duration = Duration::from_secs(3600);
+
+fn spawn_refresh(store: &Store, pipeline: &Arc<Pipeline>) -> tokio::task::JoinHandle<()> {
+    let (store, pipeline) = (store.clone(), Arc::clone(pipeline));
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(REFRESH_EVERY);
+        loop {
+            every.tick().await;
+            match store.refresh_all_customers(pipeline.config()).await {
+                Ok(n) => tracing::info!(customers = n, "customer priorities recomputed"),
+                Err(e) => tracing::warn!("cannot recompute customer priorities: {e}"),
+            }
+        }
+    })
 }
 
 async fn shutdown_signal() {
@@ -137,7 +155,9 @@ pub fn serve(
         let store = open(location).await?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let wake = Arc::new(tokio::sync::Notify::new());
-        let workers = spawn_workers(&store, settings, location.data_dir.join("tmp"), &wake, &stopped)?;
+        let pipeline = load_pipeline(settings)?;
+        let workers = spawn_workers(&store, &pipeline, settings, location.data_dir.join("tmp"), &wake, &stopped);
+        let refresh = spawn_refresh(&store, &pipeline);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -145,6 +165,7 @@ pub fn serve(
             store,
             config: Arc::new(crate::web::ServiceConfig { max_upload_bytes }),
             jobs_waiting: wake,
+            pipeline,
         };
         // Scripts and tests read the address (with the port chosen for `:0`) from this line.
         println!("listening on http://{}", listener.local_addr()?);
@@ -152,6 +173,7 @@ pub fn serve(
         crate::web::serve(listener, state, shutdown_signal())
             .await
             .context("the HTTP server stopped")?;
+        refresh.abort();
         let _ = stop.send(true);
         for w in workers {
             let _ = w.await;
@@ -165,7 +187,8 @@ pub fn worker(location: &Location, settings: &WorkerSettings) -> anyhow::Result<
         let store = open(location).await?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let wake = Arc::new(tokio::sync::Notify::new());
-        let workers = spawn_workers(&store, settings, location.data_dir.join("tmp"), &wake, &stopped)?;
+        let pipeline = load_pipeline(settings)?;
+        let workers = spawn_workers(&store, &pipeline, settings, location.data_dir.join("tmp"), &wake, &stopped);
         println!("workers: {} (pid {})", settings.workers, std::process::id());
         shutdown_signal().await;
         let _ = stop.send(true);

@@ -52,12 +52,15 @@ impl Store {
              RETURNING id, recording_id, attempts, max_attempts"
         );
         let token = new_id("lease");
+        // The job and its recording change together: nobody sees a claimed job whose
+        // recording still says queued.
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&sql)
             .bind(owner)
             .bind(&token)
             .bind(now + lease.as_millis() as i64)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let lease = Lease {
@@ -69,8 +72,9 @@ impl Store {
         };
         sqlx::query("UPDATE recordings SET status = 'processing' WHERE id = $1 AND status = 'queued'")
             .bind(&lease.recording_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(Some(lease))
     }
 
@@ -93,7 +97,7 @@ impl Store {
     /// Commits the analysis if the lease is still ours; `false` (and nothing written) if not.
     pub async fn complete_job(&self, lease: &Lease, analysis_json: &str) -> Result<bool, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let fenced = sqlx::query(
             "UPDATE jobs SET status = 'done', lease_expires_at = NULL, last_error = NULL,
                  finished_at = $1, updated_at = $1
@@ -126,7 +130,7 @@ impl Store {
     pub async fn fail_job(&self, lease: &Lease, error: &str, retry: bool) -> Result<bool, StoreError> {
         let now = now_ms();
         let give_up = !retry || lease.attempt >= lease.max_attempts;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let fenced = sqlx::query(
             "UPDATE jobs SET status = $1, lease_expires_at = NULL, last_error = $2, next_run_at = $3,
                  finished_at = $4, updated_at = $5

@@ -80,7 +80,11 @@ async fn process(store: &Store, pipeline: &Arc<Pipeline>, options: &WorkerOption
         attempt(store, pipeline, options, &lease).await
     };
     let committed = match outcome {
-        Ok(analysis) => match serde_json::to_string(&analysis) {
+        Ok(mut analysis) => match serde_json::to_string({
+            // Phone and ID numbers never reach the database.
+            crate::privacy::redact_analysis(&mut analysis);
+            &analysis
+        }) {
             Ok(json) => store.complete_job(&lease, &json).await,
             Err(e) => store.fail_job(&lease, &format!("cannot serialise the analysis: {e}"), false).await,
         },
@@ -88,11 +92,26 @@ async fn process(store: &Store, pipeline: &Arc<Pipeline>, options: &WorkerOption
         Err(e) => store.fail_job(&lease, &e.to_string(), true).await,
     };
     match committed {
-        Ok(true) => tracing::info!(job = %lease.job_id, elapsed_ms = started.elapsed().as_millis() as u64, "job finished"),
+        Ok(true) => {
+            tracing::info!(job = %lease.job_id, elapsed_ms = started.elapsed().as_millis() as u64, "job finished");
+            if let Err(e) = refresh_customer_of(store, pipeline, &lease.recording_id).await {
+                // The periodic recompute catches up.
+                tracing::warn!(recording = %lease.recording_id, "cannot refresh the customer's profile: {e}");
+            }
+        }
         Ok(false) => tracing::warn!(job = %lease.job_id, "lease lost to another worker: result discarded"),
         // The lease will expire and another attempt will run.
         Err(e) => tracing::error!(job = %lease.job_id, "cannot record the job's outcome: {e}"),
     }
+}
+
+async fn refresh_customer_of(store: &Store, pipeline: &Pipeline, recording_id: &str) -> Result<(), StoreError> {
+    if let Some(customer) = store.recording(recording_id).await?.and_then(|r| r.customer_id) {
+        store
+            .refresh_customer(&customer, pipeline.config(), chrono::Utc::now())
+            .await?;
+    }
+    Ok(())
 }
 
 /// The recording's body as the pipeline reads it: a transcript in memory, or an audio file.

@@ -164,7 +164,7 @@ impl Store {
         let dealership_id = by.dealership_id();
         let salesperson_id = by.salesperson_id();
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let customer_id = customers::resolve(&mut tx, dealership_id, salesperson_id, &new.customer).await?;
         let device_id = match by {
             Principal::Device { id, .. } => Some(id.as_str()),

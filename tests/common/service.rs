@@ -278,6 +278,14 @@ pub fn get(url: &str, token: Option<&str>) -> Reply {
     reply(req.call().expect("request sent"))
 }
 
+pub fn delete(url: &str, token: Option<&str>) -> Reply {
+    let mut req = agent().delete(url);
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    reply(req.call().expect("request sent"))
+}
+
 pub fn post_json(url: &str, token: Option<&str>, body: &serde_json::Value) -> Reply {
     let mut req = agent().post(url);
     if let Some(t) = token {
