@@ -22,10 +22,23 @@ pub struct WorkerSettings {
 
 #[derive(Debug, Clone)]
 pub enum AdminAction {
-    CreateDealership { name: String },
-    CreateUser { dealership: String, email: String, role: Role, password: String },
-    CreateDevice { dealership: String, name: String, salesperson: Option<String> },
-    RevokeDevice { device: String },
+    CreateDealership {
+        name: String,
+    },
+    CreateUser {
+        dealership: String,
+        email: String,
+        role: Role,
+        password: String,
+    },
+    CreateDevice {
+        dealership: String,
+        name: String,
+        salesperson: Option<String>,
+    },
+    RevokeDevice {
+        device: String,
+    },
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -56,13 +69,26 @@ pub fn admin(location: &Location, action: AdminAction) -> anyhow::Result<()> {
                 eprintln!("created dealership `{name}`");
                 println!("{id}");
             }
-            AdminAction::CreateUser { dealership, email, role, password } => {
-                let id = store.create_user(&dealership, &email, role, &password).await?;
+            AdminAction::CreateUser {
+                dealership,
+                email,
+                role,
+                password,
+            } => {
+                let id = store
+                    .create_user(&dealership, &email, role, &password)
+                    .await?;
                 eprintln!("created {} {email}", role.as_str());
                 println!("{id}");
             }
-            AdminAction::CreateDevice { dealership, name, salesperson } => {
-                let (id, token) = store.create_device(&dealership, &name, salesperson.as_deref()).await?;
+            AdminAction::CreateDevice {
+                dealership,
+                name,
+                salesperson,
+            } => {
+                let (id, token) = store
+                    .create_device(&dealership, &name, salesperson.as_deref())
+                    .await?;
                 println!("device {id}; its token (shown once):");
                 println!("{token}");
             }
@@ -76,9 +102,9 @@ pub fn admin(location: &Location, action: AdminAction) -> anyhow::Result<()> {
 }
 
 fn load_pipeline(settings: &WorkerSettings) -> anyhow::Result<Arc<Pipeline>> {
-    Ok(Arc::new(Pipeline::load(&settings.pipeline).with_context(|| {
-        format!("cannot load the pipeline {}", settings.pipeline.display())
-    })?))
+    Ok(Arc::new(Pipeline::load(&settings.pipeline).with_context(
+        || format!("cannot load the pipeline {}", settings.pipeline.display()),
+    )?))
 }
 
 /// Starts `settings.workers` workers in this process.
@@ -132,10 +158,11 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -156,7 +183,14 @@ pub fn serve(
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let wake = Arc::new(tokio::sync::Notify::new());
         let pipeline = load_pipeline(settings)?;
-        let workers = spawn_workers(&store, &pipeline, settings, location.data_dir.join("tmp"), &wake, &stopped);
+        let workers = spawn_workers(
+            &store,
+            &pipeline,
+            settings,
+            location.data_dir.join("tmp"),
+            &wake,
+            &stopped,
+        );
         let refresh = spawn_refresh(&store, &pipeline);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -188,7 +222,14 @@ pub fn worker(location: &Location, settings: &WorkerSettings) -> anyhow::Result<
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let wake = Arc::new(tokio::sync::Notify::new());
         let pipeline = load_pipeline(settings)?;
-        let workers = spawn_workers(&store, &pipeline, settings, location.data_dir.join("tmp"), &wake, &stopped);
+        let workers = spawn_workers(
+            &store,
+            &pipeline,
+            settings,
+            location.data_dir.join("tmp"),
+            &wake,
+            &stopped,
+        );
         println!("workers: {} (pid {})", settings.workers, std::process::id());
         shutdown_signal().await;
         let _ = stop.send(true);

@@ -34,7 +34,11 @@ pub fn backoff(attempt: i64) -> Duration {
 
 impl Store {
     /// Claims the next due job (queued and due, or running with an expired lease) for `owner`.
-    pub async fn claim_job(&self, owner: &str, lease: Duration) -> Result<Option<Lease>, StoreError> {
+    pub async fn claim_job(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
         let now = now_ms();
         let lock = match self.backend() {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -70,10 +74,12 @@ impl Store {
             attempt: row.try_get("attempts")?,
             max_attempts: row.try_get("max_attempts")?,
         };
-        sqlx::query("UPDATE recordings SET status = 'processing' WHERE id = $1 AND status = 'queued'")
-            .bind(&lease.recording_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE recordings SET status = 'processing' WHERE id = $1 AND status = 'queued'",
+        )
+        .bind(&lease.recording_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Some(lease))
     }
@@ -95,7 +101,11 @@ impl Store {
     }
 
     /// Commits the analysis if the lease is still ours; `false` (and nothing written) if not.
-    pub async fn complete_job(&self, lease: &Lease, analysis_json: &str) -> Result<bool, StoreError> {
+    pub async fn complete_job(
+        &self,
+        lease: &Lease,
+        analysis_json: &str,
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let fenced = sqlx::query(
@@ -127,7 +137,12 @@ impl Store {
     /// Records a failed attempt: retried after a backoff while attempts remain and the error
     /// may pass (`retry`), otherwise the job and its recording are failed with `error`.
     /// Fenced like [`Store::complete_job`].
-    pub async fn fail_job(&self, lease: &Lease, error: &str, retry: bool) -> Result<bool, StoreError> {
+    pub async fn fail_job(
+        &self,
+        lease: &Lease,
+        error: &str,
+        retry: bool,
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
         let give_up = !retry || lease.attempt >= lease.max_attempts;
         let mut tx = self.begin_write().await?;
@@ -161,9 +176,10 @@ impl Store {
 
     /// Jobs waiting or running (for readiness and metrics).
     pub async fn queue_depth(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')")
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(row.try_get("n")?)
     }
 }

@@ -10,7 +10,9 @@ use sqlx::Row as _;
 use super::accounts::Principal;
 use super::{now_ms, to_time, Store, StoreError};
 use crate::config::PipelineConfig;
-use crate::profile::customer::{build_profile_with_outcome, CustomerProfile, Outcome, OutcomeKind, Visit};
+use crate::profile::customer::{
+    build_profile_with_outcome, CustomerProfile, Outcome, OutcomeKind, Visit,
+};
 use crate::profile::forecast_report::OpportunityRow;
 
 /// A customer row as lists show it (the cached summary, not the full profile).
@@ -148,7 +150,13 @@ impl Store {
     ) -> Result<CustomerProfile, StoreError> {
         let visits = self.visits(customer_id).await?;
         let outcome = self.outcome(customer_id).await?;
-        Ok(build_profile_with_outcome(customer_id, &visits, outcome, now, config))
+        Ok(build_profile_with_outcome(
+            customer_id,
+            &visits,
+            outcome,
+            now,
+            config,
+        ))
     }
 
     /// Rebuilds the profile and stores its summary on the customer row.
@@ -182,7 +190,10 @@ impl Store {
 
     /// Recomputes every live customer's cached summary (priorities decay as time passes:
     /// `beh.gone_quiet`). Returns how many were refreshed.
-    pub async fn refresh_all_customers(&self, config: &PipelineConfig) -> Result<usize, StoreError> {
+    pub async fn refresh_all_customers(
+        &self,
+        config: &PipelineConfig,
+    ) -> Result<usize, StoreError> {
         let ids: Vec<String> = sqlx::query("SELECT id FROM customers WHERE merged_into IS NULL")
             .fetch_all(&self.pool)
             .await?
@@ -217,9 +228,7 @@ impl Store {
             binds.push(tier.clone());
             next += 1;
         }
-        sql += &format!(
-            " ORDER BY COALESCE(priority_score, -1) DESC, due, id LIMIT ${next}"
-        );
+        sql += &format!(" ORDER BY COALESCE(priority_score, -1) DESC, due, id LIMIT ${next}");
         let mut q = sqlx::query(&sql).bind(who.dealership_id());
         if let Some(s) = salesperson {
             q = q.bind(s);
@@ -234,7 +243,9 @@ impl Store {
     /// The opportunity rows of the caller's customers (for the forecast report).
     pub async fn opportunities(&self, who: &Principal) -> Result<Vec<OpportunityRow>, StoreError> {
         let (clause, salesperson) = scope(who);
-        let sql = format!("SELECT forecast_row FROM customers WHERE {clause} AND forecast_row IS NOT NULL");
+        let sql = format!(
+            "SELECT forecast_row FROM customers WHERE {clause} AND forecast_row IS NOT NULL"
+        );
         let mut q = sqlx::query(&sql).bind(who.dealership_id());
         if let Some(s) = salesperson {
             q = q.bind(s);
@@ -244,21 +255,28 @@ impl Store {
             .iter()
             .map(|r| {
                 let text: String = r.try_get("forecast_row")?;
-                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("forecast row: {e}")))
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("forecast row: {e}")))
             })
             .collect()
     }
 
-    pub async fn set_outcome(&self, customer_id: &str, result: OutcomeKind) -> Result<(), StoreError> {
-        sqlx::query("UPDATE customers SET outcome = $1, outcome_at = $2, updated_at = $2 WHERE id = $3")
-            .bind(match result {
-                OutcomeKind::Won => "won",
-                OutcomeKind::Lost => "lost",
-            })
-            .bind(now_ms())
-            .bind(customer_id)
-            .execute(&self.pool)
-            .await?;
+    pub async fn set_outcome(
+        &self,
+        customer_id: &str,
+        result: OutcomeKind,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE customers SET outcome = $1, outcome_at = $2, updated_at = $2 WHERE id = $3",
+        )
+        .bind(match result {
+            OutcomeKind::Won => "won",
+            OutcomeKind::Lost => "lost",
+        })
+        .bind(now_ms())
+        .bind(customer_id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -266,7 +284,9 @@ impl Store {
     /// `into` from now on, and nothing is lost.
     pub async fn merge_customers(&self, from: &str, into: &str) -> Result<(), StoreError> {
         if from == into {
-            return Err(StoreError::Invalid("a customer cannot be merged into itself".into()));
+            return Err(StoreError::Invalid(
+                "a customer cannot be merged into itself".into(),
+            ));
         }
         let now = now_ms();
         let mut tx = self.begin_write().await?;

@@ -18,12 +18,21 @@ use crate::store::profiles::{CustomerFilter, CustomerSummary};
 /// other dealerships' ids reveal nothing.
 async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<CustomerSummary, ApiError> {
     let not_found = || ApiError::NotFound(format!("no customer `{id}`"));
-    let mut conn = state.store.pool.acquire().await.map_err(crate::store::StoreError::from)?;
+    let mut conn = state
+        .store
+        .pool
+        .acquire()
+        .await
+        .map_err(crate::store::StoreError::from)?;
     let current = crate::store::customers::current_id(&mut conn, who.dealership_id(), id)
         .await?
         .ok_or_else(not_found)?;
     drop(conn);
-    let customer = state.store.customer(&current).await?.ok_or_else(not_found)?;
+    let customer = state
+        .store
+        .customer(&current)
+        .await?
+        .ok_or_else(not_found)?;
     if !state.store.may_see_customer(who, &customer) {
         return Err(not_found());
     }
@@ -48,7 +57,10 @@ pub async fn get(
         .store
         .profile(&customer.id, state.pipeline.config(), chrono::Utc::now())
         .await?;
-    state.store.audit(&who, "read", "customer", &customer.id).await?;
+    state
+        .store
+        .audit(&who, "read", "customer", &customer.id)
+        .await?;
     Ok(Json(profile))
 }
 
@@ -66,10 +78,15 @@ pub async fn follow_ups(
     State(state): State<AppState>,
     Caller(who): Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let customers = state.store.customers(&who, &CustomerFilter::default(), 100).await?;
+    let customers = state
+        .store
+        .customers(&who, &CustomerFilter::default(), 100)
+        .await?;
     let queue: Vec<_> = customers
         .into_iter()
-        .filter(|c| c.priority_score.is_some() && !matches!(c.stage.as_deref(), Some("won" | "lost")))
+        .filter(|c| {
+            c.priority_score.is_some() && !matches!(c.stage.as_deref(), Some("won" | "lost"))
+        })
         .collect();
     Ok(Json(serde_json::json!({ "follow_ups": queue })))
 }
@@ -98,9 +115,14 @@ pub async fn outcome(
         .store
         .refresh_customer(&customer.id, state.pipeline.config(), chrono::Utc::now())
         .await?;
-    state.store.audit(&who, "outcome", "customer", &customer.id).await?;
+    state
+        .store
+        .audit(&who, "outcome", "customer", &customer.id)
+        .await?;
     let updated = state.store.customer(&customer.id).await?;
-    updated.map(Json).ok_or_else(|| ApiError::NotFound(format!("no customer `{id}`")))
+    updated
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no customer `{id}`")))
 }
 
 #[derive(Deserialize)]
@@ -118,13 +140,24 @@ pub async fn merge(
     let from = visible(&state, &who, &id).await?;
     let into = visible(&state, &who, &body.into).await?;
     if from.id == into.id {
-        return Err(ApiError::BadRequest("a customer cannot be merged into itself".into()));
+        return Err(ApiError::BadRequest(
+            "a customer cannot be merged into itself".into(),
+        ));
     }
     state.store.merge_customers(&from.id, &into.id).await?;
     let now = chrono::Utc::now();
-    state.store.refresh_customer(&into.id, state.pipeline.config(), now).await?;
-    state.store.audit(&who, "merge", "customer", &from.id).await?;
-    let profile = state.store.profile(&into.id, state.pipeline.config(), now).await?;
+    state
+        .store
+        .refresh_customer(&into.id, state.pipeline.config(), now)
+        .await?;
+    state
+        .store
+        .audit(&who, "merge", "customer", &from.id)
+        .await?;
+    let profile = state
+        .store
+        .profile(&into.id, state.pipeline.config(), now)
+        .await?;
     Ok(Json(profile))
 }
 
@@ -136,6 +169,9 @@ pub async fn delete(
     require_manager(&who)?;
     let customer = visible(&state, &who, &id).await?;
     state.store.delete_customer(&customer.id).await?;
-    state.store.audit(&who, "delete", "customer", &customer.id).await?;
+    state
+        .store
+        .audit(&who, "delete", "customer", &customer.id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
