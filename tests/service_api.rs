@@ -8,25 +8,6 @@ use std::time::Duration;
 
 use common::service::*;
 
-/// Runs a scenario on SQLite and on PostgreSQL.
-macro_rules! on_both_databases {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use super::*;
-            #[test]
-            fn sqlite() {
-                super::$scenario(Db::Sqlite);
-            }
-            #[test]
-            fn postgres() {
-                if let Some(db) = Db::postgres() {
-                    super::$scenario(db);
-                }
-            }
-        }
-    )*};
-}
-
 on_both_databases!(
     device_push_is_processed_into_the_analyze_json,
     duplicate_push_returns_the_same_recording,

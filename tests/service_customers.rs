@@ -7,24 +7,6 @@ use std::time::Duration;
 
 use common::service::*;
 
-macro_rules! on_both_databases {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use super::*;
-            #[test]
-            fn sqlite() {
-                super::$scenario(Db::Sqlite);
-            }
-            #[test]
-            fn postgres() {
-                if let Some(db) = Db::postgres() {
-                    super::$scenario(db);
-                }
-            }
-        }
-    )*};
-}
-
 on_both_databases!(
     visits_by_phone_build_one_redacted_profile,
     customers_are_scoped_merged_and_deleted,
@@ -230,6 +212,12 @@ fn customers_are_scoped_merged_and_deleted(db: Db) {
     assert_eq!(get(&url(ca), Some(&sales_a)).status, 200);
     assert_eq!(get(&url(ca), Some(&sales_b)).status, 404);
     assert_eq!(get(&url(ca), Some(&south_manager)).status, 404);
+    // Devices push recordings; they read no profiles.
+    assert_eq!(get(&url(ca), Some(&t.device_token)).status, 404);
+    assert_eq!(
+        get(&server.url("/api/v1/customers"), Some(&t.device_token)).json["customers"],
+        serde_json::json!([])
+    );
     assert_eq!(
         get(&server.url("/api/v1/customers"), Some(&sales_b)).json["customers"],
         serde_json::json!([])

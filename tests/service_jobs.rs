@@ -12,24 +12,6 @@ use dealerscope::store::accounts::Principal;
 use dealerscope::store::recordings::NewRecording;
 use dealerscope::store::{Location, Store};
 
-macro_rules! on_both_databases {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use super::*;
-            #[test]
-            fn sqlite() {
-                super::$scenario(Db::Sqlite);
-            }
-            #[test]
-            fn postgres() {
-                if let Some(db) = Db::postgres() {
-                    super::$scenario(db);
-                }
-            }
-        }
-    )*};
-}
-
 on_both_databases!(
     concurrent_claims_never_share_a_job,
     a_lost_lease_cannot_commit,

@@ -59,17 +59,16 @@ fn summary(row: &AnyRow) -> Result<CustomerSummary, StoreError> {
     })
 }
 
-/// Which customers a caller may see, as a WHERE clause over `customers` starting at `$1`
-/// (dealership) and `$2` (the salesperson, when scoped). Returns the clause and whether `$2`
-/// is used.
+/// Which customers a caller may see, as a WHERE clause over `customers` with the dealership
+/// as `$1` and, when scoped to a salesperson, their id as `$2`. Devices push; they see none.
 fn scope(who: &Principal) -> (&'static str, Option<&str>) {
-    if who.sees_whole_dealership() {
-        ("dealership_id = $1 AND merged_into IS NULL", None)
-    } else {
-        (
+    match who {
+        Principal::Device { .. } => ("dealership_id = $1 AND 1 = 0", None),
+        _ if who.sees_whole_dealership() => ("dealership_id = $1 AND merged_into IS NULL", None),
+        Principal::User { id, .. } => (
             "dealership_id = $1 AND merged_into IS NULL AND salesperson_id = $2",
-            Some(who.salesperson_id().unwrap_or("")),
-        )
+            Some(id.as_str()),
+        ),
     }
 }
 

@@ -10,6 +10,26 @@ use std::time::{Duration, Instant};
 
 use super::{dealerscope, pipeline_path};
 
+/// Runs each named scenario (a `fn(Db)`) as two tests: on SQLite, and on PostgreSQL when
+/// configured (always under CI).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[test]
+            fn sqlite() {
+                super::$scenario($crate::common::service::Db::Sqlite);
+            }
+            #[test]
+            fn postgres() {
+                if let Some(db) = $crate::common::service::Db::postgres() {
+                    super::$scenario(db);
+                }
+            }
+        }
+    )*};
+}
+
 /// Which database a test runs on.
 #[derive(Debug, Clone)]
 pub enum Db {
