@@ -1,10 +1,11 @@
 //! The command line: `dealerscope analyze PATH [--pipeline FILE] [--lang auto|en|zh] [--json]`,
-//! `dealerscope check-pipeline`, `dealerscope models fetch|list`.
+//! `dealerscope check-pipeline`, `dealerscope models fetch|list`, and the service:
+//! `dealerscope serve|worker|admin ...`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context as _};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::PipelineConfig;
 use crate::conversation::Language;
@@ -55,6 +56,125 @@ pub enum Command {
     },
     /// Load and validate a pipeline file, and list its stages.
     CheckPipeline { path: Option<PathBuf> },
+    /// Run the HTTP service (with in-process workers unless --workers 0).
+    Serve {
+        /// Address to listen on (port 0: any free port; the first line printed names it).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Largest accepted recording, in megabytes.
+        #[arg(long, default_value_t = 2048)]
+        max_upload_mb: u64,
+        #[command(flatten)]
+        workers: WorkerArgs,
+    },
+    /// Process queued recordings (any number of these may run against one PostgreSQL database).
+    Worker {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        workers: WorkerArgs,
+    },
+    /// Create dealerships, users and recorder devices.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+/// Where the service's data lives.
+#[derive(Args)]
+pub struct StoreArgs {
+    /// Directory for audio (and the SQLite database unless --database-url is given).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// postgres://user:password@host/db (default: SQLite in the data directory).
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn location(&self) -> crate::store::Location {
+        crate::store::Location {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// Number of workers (analyses run in parallel); 0 for none.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Seconds a job stays claimed without a heartbeat before another worker may take it.
+    #[arg(long, default_value_t = 60)]
+    lease_secs: u64,
+    /// The pipeline file (default: pipelines/dealership.toml, or $DEALERSCOPE_PIPELINE).
+    #[arg(long)]
+    pipeline: Option<PathBuf>,
+    /// Speech model for audio: tiny.en, base, or a path to a ggml file (default: [asr] model).
+    #[arg(long)]
+    model: Option<String>,
+    /// Where models are stored (default: $DEALERSCOPE_MODELS, else ~/.local/share/dealerscope/models).
+    #[arg(long)]
+    models_dir: Option<PathBuf>,
+}
+
+impl WorkerArgs {
+    fn settings(self) -> crate::service::WorkerSettings {
+        crate::service::WorkerSettings {
+            workers: self.workers,
+            lease: std::time::Duration::from_secs(self.lease_secs.max(1)),
+            pipeline: self.pipeline.unwrap_or_else(default_pipeline),
+            asr: crate::asr::stage::AsrOptions {
+                model: self.model,
+                models_dir: self.models_dir,
+            },
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create a dealership; prints its id as the last line.
+    CreateDealership {
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Create a user of a dealership; prints the user's id as the last line.
+    CreateUser {
+        #[arg(long)]
+        dealership: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: crate::store::accounts::Role,
+        #[arg(long)]
+        password: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Register a recorder; prints its bearer token (shown only once) as the last line.
+    CreateDevice {
+        #[arg(long)]
+        dealership: String,
+        #[arg(long)]
+        name: String,
+        /// The salesperson whose conversations this device records.
+        #[arg(long)]
+        salesperson: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a recorder's token.
+    RevokeDevice {
+        device: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -146,6 +266,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Models { command } => models(command),
+        Command::Serve {
+            listen,
+            store,
+            max_upload_mb,
+            workers,
+        } => crate::service::serve(
+            &store.location(),
+            &listen,
+            max_upload_mb.saturating_mul(1 << 20),
+            &workers.settings(),
+        ),
+        Command::Worker { store, workers } => {
+            crate::service::worker(&store.location(), &workers.settings())
+        }
+        Command::Admin { command } => admin(command),
         Command::CheckPipeline { path } => {
             let path = path.unwrap_or_else(default_pipeline);
             let pipeline = Pipeline::load(&path)?;
@@ -161,6 +296,47 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn admin(command: AdminCommand) -> anyhow::Result<()> {
+    use crate::service::AdminAction;
+    let (store, action) = match command {
+        AdminCommand::CreateDealership { name, store } => {
+            (store, AdminAction::CreateDealership { name })
+        }
+        AdminCommand::CreateUser {
+            dealership,
+            email,
+            role,
+            password,
+            store,
+        } => (
+            store,
+            AdminAction::CreateUser {
+                dealership,
+                email,
+                role,
+                password,
+            },
+        ),
+        AdminCommand::CreateDevice {
+            dealership,
+            name,
+            salesperson,
+            store,
+        } => (
+            store,
+            AdminAction::CreateDevice {
+                dealership,
+                name,
+                salesperson,
+            },
+        ),
+        AdminCommand::RevokeDevice { device, store } => {
+            (store, AdminAction::RevokeDevice { device })
+        }
+    };
+    crate::service::admin(&store.location(), action)
 }
 
 fn models(command: ModelsCommand) -> anyhow::Result<()> {

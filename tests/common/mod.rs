@@ -86,3 +86,4 @@ pub fn assert_has(found: &[String], wanted: &[&str]) {
         );
     }
 }
+pub mod service;
