@@ -244,9 +244,10 @@ struct Tally {
 }
 
 fn wer(f: &Flags) -> Result<()> {
-    let speech = f.speech.clone().unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/external/speech")
-    });
+    let speech = f
+        .speech
+        .clone()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/external/speech"));
     let clips = clips(&speech)?;
     if clips.is_empty() {
         bail!("no reference clips under {}", speech.display());

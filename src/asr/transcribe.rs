@@ -113,11 +113,12 @@ impl Engine {
         let model_s = path_str(model)?;
         let mut cparams = WhisperContextParameters::default();
         cparams.flash_attn(flash_attn);
-        let ctx = WhisperContext::new_with_params(&model_s, cparams)
-            .map_err(|e| TranscribeError::Load {
+        let ctx = WhisperContext::new_with_params(&model_s, cparams).map_err(|e| {
+            TranscribeError::Load {
                 path: model_s.clone(),
                 reason: e.to_string(),
-            })?;
+            }
+        })?;
         let vad = match vad {
             Some(v) => {
                 let v_s = path_str(v)?;
