@@ -14,9 +14,11 @@
 //! per clip and one summary row per model and clip group. English-only models skip Mandarin
 //! clips. Normalisation, applied to reference and hypothesis alike:
 //! - English: lower case; `’` → `'`; every character that is not a letter, digit or apostrophe
-//!   is a word break (so hyphens split words); numbers written in digits become words
-//!   ("30" → "thirty", "1,000" → "one thousand"); the hesitations um, uh, hmm, mm, mhm, mmm,
-//!   er, ah are dropped (SpokenWOZ's references keep them, Whisper omits them).
+//!   is a word break (so hyphens split words, "19:00" is two numbers); numbers written in
+//!   digits become words ("30" → "thirty", "1,000" → "one thousand"), except digit strings of
+//!   five or more digits or with a leading zero, which are read digit by digit (phone numbers);
+//!   "ok" → "okay"; the hesitations um, uh, hmm, mm, mhm, mmm, er, ah are dropped (SpokenWOZ's
+//!   references keep them, Whisper omits them).
 //! - Mandarin: traditional → simplified (fast2s), then every character that is not a letter
 //!   or digit (punctuation, spaces) is dropped; each remaining character is one unit. Chinese
 //!   numerals and Arabic digits are not unified.
@@ -394,9 +396,20 @@ fn words_en(text: &str) -> Vec<String> {
         .split(|c: char| !(c.is_alphanumeric() || c == '\''))
         .map(|w| w.trim_matches('\''))
         .filter(|w| !w.is_empty() && !HESITATIONS.contains(w))
-        .flat_map(|w| match w.parse::<u64>() {
-            Ok(n) if w.len() <= 12 => number_words(n),
-            _ => vec![w.to_string()],
+        .flat_map(|w| {
+            let digits = w.bytes().all(|b| b.is_ascii_digit());
+            if digits && (w.len() >= 5 || (w.len() > 1 && w.starts_with('0'))) {
+                // Phone numbers, postcodes, references: said digit by digit.
+                w.bytes()
+                    .flat_map(|b| number_words(u64::from(b - b'0')))
+                    .collect()
+            } else if let (true, Ok(n)) = (digits, w.parse::<u64>()) {
+                number_words(n)
+            } else if w == "ok" {
+                vec!["okay".to_string()]
+            } else {
+                vec![w.to_string()]
+            }
         })
         .collect()
 }
@@ -435,7 +448,7 @@ fn number_words(n: u64) -> Vec<String> {
         let r = n % 100;
         if r >= 20 {
             out.push(TENS[(r / 10) as usize].into());
-            if r % 10 > 0 {
+            if !r.is_multiple_of(10) {
                 out.push(ONES[(r % 10) as usize].into());
             }
         } else if r > 0 || n == 0 {
@@ -449,13 +462,13 @@ fn number_words(n: u64) -> Vec<String> {
         (1_000_000, "million"),
         (1_000, "thousand"),
     ] {
-        if n >= scale && (n / scale) % 1000 > 0 {
+        if n >= scale && !(n / scale).is_multiple_of(1000) {
             below_thousand((n / scale) % 1000, &mut out);
             out.push(name.into());
             started = true;
         }
     }
-    if n % 1000 > 0 || !started {
+    if !n.is_multiple_of(1000) || !started {
         below_thousand(n % 1000, &mut out);
     }
     out
@@ -496,6 +509,13 @@ mod tests {
             [
                 "i'd", "like", "two", "rooms", "for", "one", "thousand", "two", "hundred", "fifty",
                 "twenty", "one", "nights"
+            ]
+        );
+        assert_eq!(
+            words_en("OK, call 01223 or 350000"),
+            [
+                "okay", "call", "zero", "one", "two", "two", "three", "or", "three", "five",
+                "zero", "zero", "zero", "zero"
             ]
         );
         assert_eq!(number_words(0), ["zero"]);
