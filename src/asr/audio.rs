@@ -522,6 +522,50 @@ mod tests {
     }
 
     #[test]
+    fn streaming_in_small_pieces_equals_a_whole_load() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("tone.wav");
+        let rate = 44_100u32;
+        let n = rate as usize * 3 + 123;
+        let mut b = Vec::new();
+        let data: Vec<u8> = (0..n)
+            .flat_map(|i| {
+                let x = (i as f32 * 300.0 * std::f32::consts::TAU / rate as f32).sin() * 0.4;
+                ((x * 32767.0) as i16).to_le_bytes()
+            })
+            .collect();
+        b.extend_from_slice(b"RIFF");
+        b.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+        b.extend_from_slice(b"WAVEfmt ");
+        b.extend_from_slice(&16u32.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&rate.to_le_bytes());
+        b.extend_from_slice(&(rate * 2).to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&16u16.to_le_bytes());
+        b.extend_from_slice(b"data");
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(&data);
+        std::fs::write(&p, b).expect("write");
+        let whole = load(&p, 60).expect("load").samples;
+        let mut stream = AudioStream::open(&p, 60).expect("open");
+        let mut pieces = Vec::new();
+        loop {
+            let piece = stream.read(777).expect("read");
+            assert!(piece.len() <= 777);
+            if piece.is_empty() {
+                break;
+            }
+            pieces.extend(piece);
+        }
+        assert_eq!(pieces, whole);
+        // The same length as resampling the clip in one go.
+        let expected = (n as f64 * 16_000.0 / f64::from(rate)).ceil() as usize;
+        assert_eq!(whole.len(), expected);
+    }
+
+    #[test]
     fn energy_between_averages_frames() {
         let e = ChannelEnergy {
             channels: vec![vec![1.0, 1.0, 0.0, 0.0], vec![0.0, 0.0, 4.0, 4.0]],

@@ -215,3 +215,24 @@ impl Stage for TranscribeStage {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_end_in_the_quietest_spot_near_their_end() {
+        let rate = audio::WHISPER_RATE as usize;
+        let mut w = vec![0.3f32; 20 * rate];
+        // A pause 4 s before the end, and a quieter one outside the search range.
+        w[16 * rate..16 * rate + rate / 5].fill(0.01);
+        w[2 * rate..3 * rate].fill(0.0);
+        let cut = quiet_cut(&w, 10 * rate);
+        assert!((16 * rate..16 * rate + rate / 5).contains(&cut), "{cut}");
+        assert_eq!(
+            quiet_cut(&w[..100], 10 * rate),
+            100,
+            "shorter than a frame: keep it whole"
+        );
+    }
+}
