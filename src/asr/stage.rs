@@ -2,7 +2,9 @@
 //! `Context::raw_turns`; any other source passes through untouched for the `transcript` stage.
 //!
 //! The Whisper model is loaded on the first audio file a pipeline sees (so transcript-only
-//! runs never need a model) and then shared by every later analysis through an `Arc`.
+//! runs never need a model) and then shared by every later analysis through an `Arc`. The
+//! recording is decoded and transcribed in windows ([`WINDOW_SECS`]), so memory does not grow
+//! with its length; the first window with speech fixes the language for the rest.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,7 +17,7 @@ use crate::conversation::Language;
 use crate::pipeline::context::Source;
 use crate::pipeline::{AnalyzeError, Context, Stage};
 
-/// Whole-recording RMS under this (about -80 dBFS) is digital silence: not worth a model.
+/// A window whose RMS is under this (about -80 dBFS) is digital silence: not worth a model.
 const SILENCE_RMS: f64 = 1e-4;
 
 /// Per-run choices from the command line that override `[asr]`.
