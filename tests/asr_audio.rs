@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use common::*;
-use dealerscope::asr::audio;
+use dealerscope::asr::audio::{self, AudioError};
+use dealerscope::asr::models;
+use dealerscope::asr::transcribe::{DecodeOptions, Engine};
+use dealerscope::conversation::Language;
 
 fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/audio").join(name)
@@ -24,25 +27,30 @@ fn models_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("models"))
 }
 
-/// Fetches tiny.en and the VAD model once per test binary (tests run in parallel threads).
-fn ready_models() -> PathBuf {
-    static FETCHED: Mutex<bool> = Mutex::new(false);
+/// Fetches the named models once per test binary (tests run in parallel threads).
+fn ready(names: &[&str]) -> PathBuf {
+    static FETCHED: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let mut done = FETCHED.lock().unwrap_or_else(|p| p.into_inner());
     let dir = models_dir();
-    if !*done {
-        let run = dealerscope(&[
-            "models",
-            "fetch",
-            "tiny.en",
-            "vad",
-            "--models-dir",
-            dir.to_str().unwrap(),
-        ]);
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !done.iter().any(|d| d == n))
+        .collect();
+    if !missing.is_empty() {
+        let mut args = vec!["models", "fetch"];
+        args.extend_from_slice(&missing);
+        args.extend_from_slice(&["--models-dir", dir.to_str().unwrap()]);
+        let run = dealerscope(&args);
         assert_eq!(run.code, 0, "models fetch failed: {}", run.stderr);
         assert!(run.stdout.is_empty(), "progress goes to stderr");
-        *done = true;
+        done.extend(missing.iter().map(|n| n.to_string()));
     }
     dir
+}
+
+fn ready_models() -> PathBuf {
+    ready(&["tiny.en", "vad"])
 }
 
 fn analyze_audio(path: &Path, extra: &[&str]) -> Run {
@@ -118,6 +126,55 @@ fn every_container_decodes_to_16k_mono() {
         assert_eq!(a.source_channels, 1, "hello.{ext}");
         assert!(a.energy.is_none(), "mono has no channel envelope");
     }
+}
+
+#[test]
+fn opus_is_refused_with_a_clear_message() {
+    let p = fixture("hello.opus");
+    let err = audio::load(&p, 60).expect_err("symphonia has no Opus decoder");
+    assert!(matches!(err, AudioError::Codec { .. }), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let run = dealerscope(&[
+        "analyze",
+        p.to_str().unwrap(),
+        "--models-dir",
+        dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert_one_line_error(&run, "unsupported audio codec");
+    assert!(run.stderr.contains("convert it to WAV"), "{}", run.stderr);
+}
+
+/// The multilingual base model on a real Mandarin recording (PaddleSpeech's zh.wav, see
+/// tests/fixtures/audio/SOURCES.md), with the product's defaults: VAD on, language detected.
+#[test]
+fn mandarin_is_detected_and_written_in_simplified_characters() {
+    let dir = ready(&["base", "vad"]);
+    let model = models::ensure("base", &dir).expect("base model");
+    let vad = models::ensure("vad", &dir).expect("vad model");
+    // whisper.cpp logs every decoding step in debug builds; keep the test output readable.
+    whisper_rs::install_logging_hooks();
+    let engine = Engine::load(&model, Some(&vad), 2).expect("load base");
+    let a = audio::load(&fixture("zh-paddlespeech.flac"), 60).expect("decode");
+    let t = engine
+        .transcribe(&a.samples, &DecodeOptions::default())
+        .expect("transcribe");
+    assert_eq!(t.language, Language::Zh);
+    let text: String = t.segments.iter().map(|s| s.text.as_str()).collect();
+    // Spoken: 我认为跑步最重要的就是给我带来了身体健康
+    for word in ["跑步", "重要", "带来", "身体健康"] {
+        assert!(text.contains(word), "`{word}` missing from {text}");
+    }
+    for traditional in ['認', '為', '帶', '來', '體'] {
+        assert!(
+            !text.contains(traditional),
+            "traditional {traditional} in {text}"
+        );
+    }
+    let end = t.segments.last().map_or(0.0, |s| s.end);
+    assert!(
+        (3.0..=5.5).contains(&end),
+        "segment times on the recording's clock: {end}"
+    );
 }
 
 #[test]

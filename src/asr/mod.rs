@@ -7,7 +7,7 @@
 //! | [`ggml`] | CTranslate2 Whisper → whisper.cpp ggml converter, and the ggml file validator |
 //! | [`vad`] | Silero VAD safetensors → whisper.cpp ggml VAD converter and validator |
 //! | [`models`] | the models directory and the catalogue (`dealerscope models fetch/list`) |
-//! | [`audio`] | decoding (WAV, MP3, FLAC, Ogg Vorbis, AAC/M4A), 16 kHz mono, channel energy |
+//! | [`audio`] | streaming decoding (WAV, MP3, FLAC, Ogg Vorbis, AAC/M4A) to 16 kHz mono, channel energy |
 //! | [`transcribe`] | Whisper through whisper-rs, VAD, language choice, hallucination filter |
 //! | [`attribution`] | salesperson / customer labels for the transcribed segments |
 //! | [`stage`] | the `transcribe` pipeline stage |

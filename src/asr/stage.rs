@@ -2,20 +2,22 @@
 //! `Context::raw_turns`; any other source passes through untouched for the `transcript` stage.
 //!
 //! The Whisper model is loaded on the first audio file a pipeline sees (so transcript-only
-//! runs never need a model) and then shared by every later analysis through an `Arc`.
+//! runs never need a model) and then shared by every later analysis through an `Arc`. The
+//! recording is decoded and transcribed in windows ([`WINDOW_SECS`]), so memory does not grow
+//! with its length; the first window with speech fixes the language for the rest.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::attribution::Attributor;
-use super::transcribe::{DecodeOptions, Engine};
+use super::transcribe::{DecodeOptions, Engine, Segment};
 use super::{audio, models, AsrError};
 use crate::config::{AsrLanguage, AsrSection, PipelineConfig};
 use crate::conversation::Language;
 use crate::pipeline::context::Source;
 use crate::pipeline::{AnalyzeError, Context, Stage};
 
-/// Whole-recording RMS under this (about -80 dBFS) is digital silence: not worth a model.
+/// A window whose RMS is under this (about -80 dBFS) is digital silence: not worth a model.
 const SILENCE_RMS: f64 = 1e-4;
 
 /// Per-run choices from the command line that override `[asr]`.
@@ -93,41 +95,109 @@ impl TranscribeStage {
     ) -> Result<Vec<crate::transcript::RawTurn>, AsrError> {
         let name = path.display().to_string();
         let started = std::time::Instant::now();
-        let audio = audio::load(path, self.settings.max_duration_s)?;
-        if audio.rms() < SILENCE_RMS {
-            return Err(AsrError::NoSpeech(name));
-        }
-        let engine = self.engine(&cx.options.asr)?;
-        let language = cx.options.language.or(match self.settings.language {
-            AsrLanguage::Auto => None,
-            AsrLanguage::En => Some(Language::En),
-            AsrLanguage::Zh => Some(Language::Zh),
-        });
-        let opts = DecodeOptions {
-            language,
+        let mut stream = audio::AudioStream::open(path, self.settings.max_duration_s)?;
+        let mut opts = DecodeOptions {
+            language: cx.options.language.or(match self.settings.language {
+                AsrLanguage::Auto => None,
+                AsrLanguage::En => Some(Language::En),
+                AsrLanguage::Zh => Some(Language::Zh),
+            }),
             initial_prompt_zh: Some(self.settings.initial_prompt_zh.clone()),
             threads: self.threads(),
             max_fallbacks: self.settings.max_fallbacks,
         };
-        let transcript = engine.transcribe(&audio.samples, &opts)?;
+        let rate = audio::WHISPER_RATE as usize;
+        let mut engine: Option<Arc<Engine>> = None;
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut dropped = 0;
+        // Samples before `window` on the recording's clock.
+        let mut offset = 0usize;
+        let mut window: Vec<f32> = Vec::new();
+        loop {
+            let wanted = WINDOW_SECS * rate - window.len();
+            let more = stream.read(wanted)?;
+            let at_end = more.len() < wanted;
+            window.extend_from_slice(&more);
+            drop(more);
+            let cut = if at_end {
+                window.len()
+            } else {
+                quiet_cut(&window, CUT_SEARCH_SECS * rate)
+            };
+            let rest = window.split_off(cut);
+            // Digital silence is not worth a model (and needs none: a silent file never
+            // loads one); a sliver shorter than a word is skipped too.
+            if window.len() as f64 >= audio::MIN_SECS * rate as f64 && rms(&window) >= SILENCE_RMS {
+                let engine = match &engine {
+                    Some(e) => Arc::clone(e),
+                    None => Arc::clone(engine.insert(self.engine(&cx.options.asr)?)),
+                };
+                let t = engine.transcribe(&window, &opts)?;
+                // The first window with speech decides the language for the rest.
+                opts.language.get_or_insert(t.language);
+                dropped += t.dropped;
+                let shift = offset as f64 / rate as f64;
+                for (i, mut s) in t.segments.into_iter().enumerate() {
+                    s.start += shift;
+                    s.end += shift;
+                    if let (0, Some(prev)) = (i, segments.last()) {
+                        s.pause_before = (s.start - prev.end).max(0.0);
+                    }
+                    segments.push(s);
+                }
+            }
+            offset += window.len();
+            window = rest;
+            if at_end && window.is_empty() {
+                break;
+            }
+        }
         tracing::debug!(
-            audio_s = audio.duration_secs(),
-            segments = transcript.segments.len(),
-            dropped = transcript.dropped,
-            language = transcript.language.code(),
+            audio_s = offset as f64 / rate as f64,
+            segments = segments.len(),
+            dropped,
+            language = opts.language.map(|l| l.code()),
             elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
             "transcribed"
         );
-        for s in &transcript.segments {
+        for s in &segments {
             tracing::debug!(start = s.start, end = s.end, pause_before = s.pause_before, text = %s.text, "segment");
         }
-        if transcript.segments.is_empty() {
+        if segments.is_empty() {
             return Err(AsrError::NoSpeech(name));
         }
         Ok(self
             .attributor
-            .attribute(&transcript.segments, audio.energy.as_ref()))
+            .attribute(&segments, stream.energy().as_ref()))
     }
+}
+
+/// Audio is decoded and transcribed this many seconds at a time, so memory stays bounded
+/// whatever the recording's length (about 20 MB of samples per window; whisper.cpp itself
+/// works through each window in 30-s pieces).
+const WINDOW_SECS: usize = 300;
+
+/// A window ends at the quietest 100 ms of its last seconds, not in the middle of a word.
+const CUT_SEARCH_SECS: usize = 10;
+
+/// Where to end a window: the middle of its quietest 100-ms frame among the last
+/// `search` samples.
+fn quiet_cut(window: &[f32], search: usize) -> usize {
+    let frame = audio::WHISPER_RATE as usize / 10;
+    let from = window.len().saturating_sub(search);
+    window[from..]
+        .chunks_exact(frame)
+        .enumerate()
+        .min_by(|a, b| energy(a.1).total_cmp(&energy(b.1)))
+        .map_or(window.len(), |(i, _)| from + i * frame + frame / 2)
+}
+
+fn energy(samples: &[f32]) -> f64 {
+    samples.iter().map(|&x| f64::from(x) * f64::from(x)).sum()
+}
+
+fn rms(samples: &[f32]) -> f64 {
+    (energy(samples) / samples.len().max(1) as f64).sqrt()
 }
 
 impl Stage for TranscribeStage {
@@ -145,5 +215,26 @@ impl Stage for TranscribeStage {
         };
         cx.raw_turns = self.transcribe(&path, cx)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_end_in_the_quietest_spot_near_their_end() {
+        let rate = audio::WHISPER_RATE as usize;
+        let mut w = vec![0.3f32; 20 * rate];
+        // A pause 4 s before the end, and a quieter one outside the search range.
+        w[16 * rate..16 * rate + rate / 5].fill(0.01);
+        w[2 * rate..3 * rate].fill(0.0);
+        let cut = quiet_cut(&w, 10 * rate);
+        assert!((16 * rate..16 * rate + rate / 5).contains(&cut), "{cut}");
+        assert_eq!(
+            quiet_cut(&w[..100], 10 * rate),
+            100,
+            "shorter than a frame: keep it whole"
+        );
     }
 }

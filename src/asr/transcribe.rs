@@ -90,6 +90,17 @@ impl Engine {
     /// Loads a Whisper model (and optionally a VAD model). Both files must already have passed
     /// [`super::models::validate`]: whisper.cpp aborts the process on malformed files.
     pub fn load(model: &Path, vad: Option<&Path>, threads: u16) -> Result<Self, TranscribeError> {
+        Self::load_with(model, vad, threads, false)
+    }
+
+    /// [`Engine::load`], choosing whisper.cpp's flash-attention kernels (whisper.cpp's CLI
+    /// default; whisper-rs' default is off).
+    pub fn load_with(
+        model: &Path,
+        vad: Option<&Path>,
+        threads: u16,
+        flash_attn: bool,
+    ) -> Result<Self, TranscribeError> {
         let path_str = |p: &Path| -> Result<String, TranscribeError> {
             let s = p
                 .to_str()
@@ -100,11 +111,14 @@ impl Engine {
             Ok(s.to_string())
         };
         let model_s = path_str(model)?;
-        let ctx = WhisperContext::new_with_params(&model_s, WhisperContextParameters::default())
-            .map_err(|e| TranscribeError::Load {
+        let mut cparams = WhisperContextParameters::default();
+        cparams.flash_attn(flash_attn);
+        let ctx = WhisperContext::new_with_params(&model_s, cparams).map_err(|e| {
+            TranscribeError::Load {
                 path: model_s.clone(),
                 reason: e.to_string(),
-            })?;
+            }
+        })?;
         let vad = match vad {
             Some(v) => {
                 let v_s = path_str(v)?;
@@ -224,7 +238,12 @@ impl Engine {
         let mut prev_span: Option<usize> = None;
         let mut dropped = 0;
         for seg in state.as_iter() {
-            let text = seg.to_str_lossy()?.trim().to_string();
+            let mut text = seg.to_str_lossy()?.trim().to_string();
+            if language == Language::Zh {
+                // The prompt steers Whisper to simplified characters but does not guarantee
+                // them (base still writes the odd 廣 for 广): convert what slips through.
+                text = fast2s::convert(&text);
+            }
             if is_hallucination(&text) || seg.no_speech_probability() > 0.9 {
                 dropped += usize::from(!text.is_empty());
                 continue;
