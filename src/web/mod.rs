@@ -2,6 +2,7 @@
 
 mod auth;
 mod error;
+mod pages;
 mod recordings;
 mod sessions;
 
@@ -36,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sessions", post(sessions::create))
         .route("/api/v1/recordings", post(recordings::create))
         .route("/api/v1/recordings/{id}", get(recordings::get))
+        .merge(pages::router())
+        .layer(axum::middleware::from_fn(pages::api_session_bridge))
         // Uploads stream to the object store under their own limit (ServiceConfig).
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -87,3 +87,4 @@ pub fn assert_has(found: &[String], wanted: &[&str]) {
     }
 }
 pub mod service;
+pub mod browser;
