@@ -47,12 +47,15 @@ CREATE TABLE customers (
     salesperson_id TEXT REFERENCES users (id) ON DELETE SET NULL,
     -- Set when this record was merged into another; reads follow it.
     merged_into TEXT REFERENCES customers (id) ON DELETE CASCADE,
-    -- Cached from the profile so lists and follow-ups are queries.
-    priority_score DOUBLE PRECISION,
+    -- Cached from the profile (store::profiles::refresh) so lists, follow-ups and the forecast
+    -- are queries. `tags` is ` id1 id2 ` (spaces around each) for LIKE '% id %'.
+    priority_score BIGINT,
     tier TEXT,
     stage TEXT,
     next_action TEXT,
-    due_at BIGINT,
+    due TEXT,
+    tags TEXT,
+    forecast_row TEXT,
     last_seen_at BIGINT,
     outcome TEXT,
     outcome_at BIGINT,

@@ -40,6 +40,17 @@ pub enum BudgetKind {
     Down,
 }
 
+impl BudgetKind {
+    /// The name rules and the JSON use: `budget.total`, `"kind": "monthly"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BudgetKind::Total => "total",
+            BudgetKind::Monthly => "monthly",
+            BudgetKind::Down => "down",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Budget {
     pub kind: BudgetKind,
@@ -118,6 +129,30 @@ pub enum Stage {
     Committed,
     Won,
     Lost,
+}
+
+impl Stage {
+    /// Every stage, in funnel order.
+    pub const ALL: [Stage; 6] = [
+        Stage::Browsing,
+        Stage::Considering,
+        Stage::Negotiating,
+        Stage::Committed,
+        Stage::Won,
+        Stage::Lost,
+    ];
+
+    /// The name the JSON and the pipeline's `p30` table use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Browsing => "browsing",
+            Stage::Considering => "considering",
+            Stage::Negotiating => "negotiating",
+            Stage::Committed => "committed",
+            Stage::Won => "won",
+            Stage::Lost => "lost",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -322,7 +322,9 @@ fn admin(command: AdminCommand) -> anyhow::Result<()> {
                 salesperson,
             },
         ),
-        AdminCommand::RevokeDevice { device, store } => (store, AdminAction::RevokeDevice { device }),
+        AdminCommand::RevokeDevice { device, store } => {
+            (store, AdminAction::RevokeDevice { device })
+        }
     };
     crate::service::admin(&store.location(), action)
 }

@@ -12,6 +12,7 @@ pub mod conversation;
 pub mod extract;
 pub mod jobs;
 pub mod pipeline;
+pub mod privacy;
 pub mod profile;
 pub mod render;
 pub mod service;

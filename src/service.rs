@@ -22,10 +22,23 @@ pub struct WorkerSettings {
 
 #[derive(Debug, Clone)]
 pub enum AdminAction {
-    CreateDealership { name: String },
-    CreateUser { dealership: String, email: String, role: Role, password: String },
-    CreateDevice { dealership: String, name: String, salesperson: Option<String> },
-    RevokeDevice { device: String },
+    CreateDealership {
+        name: String,
+    },
+    CreateUser {
+        dealership: String,
+        email: String,
+        role: Role,
+        password: String,
+    },
+    CreateDevice {
+        dealership: String,
+        name: String,
+        salesperson: Option<String>,
+    },
+    RevokeDevice {
+        device: String,
+    },
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -56,13 +69,26 @@ pub fn admin(location: &Location, action: AdminAction) -> anyhow::Result<()> {
                 eprintln!("created dealership `{name}`");
                 println!("{id}");
             }
-            AdminAction::CreateUser { dealership, email, role, password } => {
-                let id = store.create_user(&dealership, &email, role, &password).await?;
+            AdminAction::CreateUser {
+                dealership,
+                email,
+                role,
+                password,
+            } => {
+                let id = store
+                    .create_user(&dealership, &email, role, &password)
+                    .await?;
                 eprintln!("created {} {email}", role.as_str());
                 println!("{id}");
             }
-            AdminAction::CreateDevice { dealership, name, salesperson } => {
-                let (id, token) = store.create_device(&dealership, &name, salesperson.as_deref()).await?;
+            AdminAction::CreateDevice {
+                dealership,
+                name,
+                salesperson,
+            } => {
+                let (id, token) = store
+                    .create_device(&dealership, &name, salesperson.as_deref())
+                    .await?;
                 println!("device {id}; its token (shown once):");
                 println!("{token}");
             }
@@ -75,22 +101,22 @@ pub fn admin(location: &Location, action: AdminAction) -> anyhow::Result<()> {
     })
 }
 
+fn load_pipeline(settings: &WorkerSettings) -> anyhow::Result<Arc<Pipeline>> {
+    Ok(Arc::new(Pipeline::load(&settings.pipeline).with_context(
+        || format!("cannot load the pipeline {}", settings.pipeline.display()),
+    )?))
+}
+
 /// Starts `settings.workers` workers in this process.
 fn spawn_workers(
     store: &Store,
+    pipeline: &Arc<Pipeline>,
     settings: &WorkerSettings,
     scratch_dir: PathBuf,
     wake: &Arc<tokio::sync::Notify>,
     shutdown: &tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
-    if settings.workers == 0 {
-        return Ok(Vec::new());
-    }
-    let pipeline = Arc::new(
-        Pipeline::load(&settings.pipeline)
-            .with_context(|| format!("cannot load the pipeline {}", settings.pipeline.display()))?,
-    );
-    Ok((0..settings.workers)
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..settings.workers)
         .map(|n| {
             let options = WorkerOptions {
                 owner: format!("{}-{}", std::process::id(), n),
@@ -101,23 +127,42 @@ fn spawn_workers(
             };
             tokio::spawn(worker::run(
                 store.clone(),
-                Arc::clone(&pipeline),
+                Arc::clone(pipeline),
                 options,
                 Arc::clone(wake),
                 shutdown.clone(),
             ))
         })
-        .collect())
+        .collect()
+}
+
+/// Every customer's cached priority is recomputed this often: it changes with time alone
+/// (`beh.gone_quiet`), not only with new conversations.
+const REFRESH_EVERY: Duration = Duration::from_secs(3600);
+
+fn spawn_refresh(store: &Store, pipeline: &Arc<Pipeline>) -> tokio::task::JoinHandle<()> {
+    let (store, pipeline) = (store.clone(), Arc::clone(pipeline));
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(REFRESH_EVERY);
+        loop {
+            every.tick().await;
+            match store.refresh_all_customers(pipeline.config()).await {
+                Ok(n) => tracing::info!(customers = n, "customer priorities recomputed"),
+                Err(e) => tracing::warn!("cannot recompute customer priorities: {e}"),
+            }
+        }
+    })
 }
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -137,7 +182,16 @@ pub fn serve(
         let store = open(location).await?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let wake = Arc::new(tokio::sync::Notify::new());
-        let workers = spawn_workers(&store, settings, location.data_dir.join("tmp"), &wake, &stopped)?;
+        let pipeline = load_pipeline(settings)?;
+        let workers = spawn_workers(
+            &store,
+            &pipeline,
+            settings,
+            location.data_dir.join("tmp"),
+            &wake,
+            &stopped,
+        );
+        let refresh = spawn_refresh(&store, &pipeline);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -145,6 +199,7 @@ pub fn serve(
             store,
             config: Arc::new(crate::web::ServiceConfig { max_upload_bytes }),
             jobs_waiting: wake,
+            pipeline,
         };
         // Scripts and tests read the address (with the port chosen for `:0`) from this line.
         println!("listening on http://{}", listener.local_addr()?);
@@ -152,6 +207,7 @@ pub fn serve(
         crate::web::serve(listener, state, shutdown_signal())
             .await
             .context("the HTTP server stopped")?;
+        refresh.abort();
         let _ = stop.send(true);
         for w in workers {
             let _ = w.await;
@@ -165,7 +221,15 @@ pub fn worker(location: &Location, settings: &WorkerSettings) -> anyhow::Result<
         let store = open(location).await?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let wake = Arc::new(tokio::sync::Notify::new());
-        let workers = spawn_workers(&store, settings, location.data_dir.join("tmp"), &wake, &stopped)?;
+        let pipeline = load_pipeline(settings)?;
+        let workers = spawn_workers(
+            &store,
+            &pipeline,
+            settings,
+            location.data_dir.join("tmp"),
+            &wake,
+            &stopped,
+        );
         println!("workers: {} (pid {})", settings.workers, std::process::id());
         shutdown_signal().await;
         let _ = stop.send(true);

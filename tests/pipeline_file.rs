@@ -250,3 +250,9 @@ fn asr_section_is_set_once_and_checked() {
         "{e}"
     );
 }
+
+#[test]
+fn profile_section_is_set_once() {
+    let e = load_error("[profile]\ngone_quiet_days = 30\n");
+    assert!(e.contains("`profile` is set again"), "{e}");
+}

@@ -8,25 +8,6 @@ use std::time::Duration;
 
 use common::service::*;
 
-/// Runs a scenario on SQLite and on PostgreSQL.
-macro_rules! on_both_databases {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use super::*;
-            #[test]
-            fn sqlite() {
-                super::$scenario(Db::Sqlite);
-            }
-            #[test]
-            fn postgres() {
-                if let Some(db) = Db::postgres() {
-                    super::$scenario(db);
-                }
-            }
-        }
-    )*};
-}
-
 on_both_databases!(
     device_push_is_processed_into_the_analyze_json,
     duplicate_push_returns_the_same_recording,
@@ -70,7 +51,9 @@ fn device_push_is_processed_into_the_analyze_json(db: Db) {
     let done = wait_finished(&server, &manager, &id, Duration::from_secs(60));
     assert_eq!(done["status"], "done", "{done}");
     assert!(done["error"].is_null());
-    assert!(done["customer_id"].as_str().is_some_and(|c| c.starts_with("cus_")));
+    assert!(done["customer_id"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("cus_")));
     // The stored analysis is the document `analyze --json` prints for the same transcript
     // on the same day.
     let (_dir, path) = common::write_temp("visit.txt", &body);
@@ -97,7 +80,10 @@ fn duplicate_push_returns_the_same_recording(db: Db) {
     let again = push(&server, Some(&t.device_token), &headers, &transcript());
     assert_eq!(again.status, 200, "{:?}", again.json);
     assert_eq!(again.json["id"], first.json["id"]);
-    assert_eq!(data.query_one("SELECT COUNT(*) FROM recordings").unwrap(), "1");
+    assert_eq!(
+        data.query_one("SELECT COUNT(*) FROM recordings").unwrap(),
+        "1"
+    );
     assert_eq!(data.query_one("SELECT COUNT(*) FROM jobs").unwrap(), "1");
     assert_eq!(data.audio_files().len(), 1);
     // Another source may use the same key for a different recording.
@@ -116,7 +102,10 @@ fn assert_no_upload_left(data: &Data) {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(data.audio_files(), Vec::<std::path::PathBuf>::new());
-    assert_eq!(data.query_one("SELECT COUNT(*) FROM recordings").unwrap(), "0");
+    assert_eq!(
+        data.query_one("SELECT COUNT(*) FROM recordings").unwrap(),
+        "0"
+    );
     assert_eq!(data.query_one("SELECT COUNT(*) FROM jobs").unwrap(), "0");
 }
 
@@ -130,10 +119,18 @@ fn truncated_upload_leaves_nothing_behind(db: Db) {
         t.device_token
     );
     let status = raw_request(&server, &head, &[7u8; 120_000]);
-    assert!(status.is_none_or(|s| s >= 400), "a truncated upload was accepted: {status:?}");
+    assert!(
+        status.is_none_or(|s| s >= 400),
+        "a truncated upload was accepted: {status:?}"
+    );
     assert_no_upload_left(&data);
     // The key is free: the complete upload is a new recording.
-    let full = push(&server, Some(&t.device_token), &[TEXT, ("Idempotency-Key", "cut-1")], &transcript());
+    let full = push(
+        &server,
+        Some(&t.device_token),
+        &[TEXT, ("Idempotency-Key", "cut-1")],
+        &transcript(),
+    );
     assert_eq!(full.status, 202, "{:?}", full.json);
 }
 
@@ -146,7 +143,11 @@ fn checksum_mismatch_leaves_nothing_behind(db: Db) {
     let r = push(
         &server,
         Some(&t.device_token),
-        &[TEXT, ("Idempotency-Key", "sum-1"), ("X-Content-SHA256", &wrong)],
+        &[
+            TEXT,
+            ("Idempotency-Key", "sum-1"),
+            ("X-Content-SHA256", &wrong),
+        ],
         &body,
     );
     assert_eq!(r.status, 422, "{:?}", r.json);
@@ -156,7 +157,11 @@ fn checksum_mismatch_leaves_nothing_behind(db: Db) {
     let r = push(
         &server,
         Some(&t.device_token),
-        &[TEXT, ("Idempotency-Key", "sum-1"), ("X-Content-SHA256", &right)],
+        &[
+            TEXT,
+            ("Idempotency-Key", "sum-1"),
+            ("X-Content-SHA256", &right),
+        ],
         &body,
     );
     assert_eq!(r.status, 202, "{:?}", r.json);
@@ -197,11 +202,17 @@ fn wrong_and_revoked_tokens_are_refused(db: Db) {
     let server = Server::start(&data, &["--workers", "0"]);
     let body = transcript();
     assert_eq!(push(&server, None, &[TEXT], &body).status, 401);
-    assert_eq!(push(&server, Some("dsd_not-a-token"), &[TEXT], &body).status, 401);
+    assert_eq!(
+        push(&server, Some("dsd_not-a-token"), &[TEXT], &body).status,
+        401
+    );
     let ok = push(&server, Some(&t.device_token), &[TEXT], &body);
     assert_eq!(ok.status, 202);
     let id = ok.json["id"].as_str().unwrap();
-    assert_eq!(get(&server.url(&format!("/api/v1/recordings/{id}")), None).status, 401);
+    assert_eq!(
+        get(&server.url(&format!("/api/v1/recordings/{id}")), None).status,
+        401
+    );
     let wrong_password = post_json(
         &server.url("/api/v1/sessions"),
         None,
@@ -209,12 +220,22 @@ fn wrong_and_revoked_tokens_are_refused(db: Db) {
     );
     assert_eq!(wrong_password.status, 401);
     data.admin(&["revoke-device", &t.device_id]);
-    assert_eq!(push(&server, Some(&t.device_token), &[TEXT], &body).status, 401);
     assert_eq!(
-        get(&server.url(&format!("/api/v1/recordings/{id}")), Some(&t.device_token)).status,
+        push(&server, Some(&t.device_token), &[TEXT], &body).status,
         401
     );
-    assert_eq!(data.query_one("SELECT COUNT(*) FROM recordings").unwrap(), "1");
+    assert_eq!(
+        get(
+            &server.url(&format!("/api/v1/recordings/{id}")),
+            Some(&t.device_token)
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        data.query_one("SELECT COUNT(*) FROM recordings").unwrap(),
+        "1"
+    );
 }
 
 fn other_dealerships_recordings_do_not_exist(db: Db) {
@@ -227,14 +248,22 @@ fn other_dealerships_recordings_do_not_exist(db: Db) {
     let url = server.url(&format!("/api/v1/recordings/{id}"));
     let north_manager = login(&server, &north.manager_email);
     assert_eq!(get(&url, Some(&north_manager)).status, 200);
-    for token in [login(&server, &south.manager_email), south.device_token.clone()] {
+    for token in [
+        login(&server, &south.manager_email),
+        south.device_token.clone(),
+    ] {
         let denied = get(&url, Some(&token));
         assert!(matches!(denied.status, 403 | 404), "{denied:?}");
         assert!(denied.json.get("status").is_none(), "leaked: {denied:?}");
     }
     // The other dealership's customer ids are not theirs to attach recordings to either.
     let customer = r.json["customer_id"].as_str().unwrap();
-    let south_push = push(&server, Some(&south.device_token), &[TEXT, ("X-Customer-Id", customer)], &transcript());
+    let south_push = push(
+        &server,
+        Some(&south.device_token),
+        &[TEXT, ("X-Customer-Id", customer)],
+        &transcript(),
+    );
     assert_eq!(south_push.status, 202);
     assert_ne!(south_push.json["customer_id"].as_str(), Some(customer));
 }
@@ -245,14 +274,20 @@ fn salespeople_see_only_their_own_recordings(db: Db) {
     let server = Server::start(&data, &["--workers", "0"]);
     // The device is bound to salesperson A.
     let r = push(&server, Some(&t.device_token), &[TEXT], &transcript());
-    let url = server.url(&format!("/api/v1/recordings/{}", r.json["id"].as_str().unwrap()));
+    let url = server.url(&format!(
+        "/api/v1/recordings/{}",
+        r.json["id"].as_str().unwrap()
+    ));
     let a = login(&server, &t.sales_a_email);
     let b = login(&server, &t.sales_b_email);
     assert_eq!(get(&url, Some(&a)).status, 200);
     assert_eq!(get(&url, Some(&b)).status, 404);
     // B's own upload is B's.
     let mine = push(&server, Some(&b), &[TEXT], &transcript());
-    let mine_url = server.url(&format!("/api/v1/recordings/{}", mine.json["id"].as_str().unwrap()));
+    let mine_url = server.url(&format!(
+        "/api/v1/recordings/{}",
+        mine.json["id"].as_str().unwrap()
+    ));
     assert_eq!(get(&mine_url, Some(&b)).status, 200);
     assert_eq!(get(&mine_url, Some(&a)).status, 404);
 }

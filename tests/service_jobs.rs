@@ -12,24 +12,6 @@ use dealerscope::store::accounts::Principal;
 use dealerscope::store::recordings::NewRecording;
 use dealerscope::store::{Location, Store};
 
-macro_rules! on_both_databases {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use super::*;
-            #[test]
-            fn sqlite() {
-                super::$scenario(Db::Sqlite);
-            }
-            #[test]
-            fn postgres() {
-                if let Some(db) = Db::postgres() {
-                    super::$scenario(db);
-                }
-            }
-        }
-    )*};
-}
-
 on_both_databases!(
     concurrent_claims_never_share_a_job,
     a_lost_lease_cannot_commit,
@@ -59,7 +41,10 @@ async fn open(data: &Data) -> Store {
 /// Records `n` recordings (bodies are not needed to claim jobs) pushed by a fresh device.
 async fn queue_recordings(store: &Store, n: usize) -> Vec<String> {
     let dealership = store.create_dealership("Claims Motors").await.unwrap();
-    let (device, _token) = store.create_device(&dealership, "bench", None).await.unwrap();
+    let (device, _token) = store
+        .create_device(&dealership, "bench", None)
+        .await
+        .unwrap();
     let by = Principal::Device {
         id: device,
         dealership_id: dealership,
@@ -117,18 +102,38 @@ fn a_lost_lease_cannot_commit(db: Db) {
     runtime().block_on(async {
         let store = open(&data).await;
         let ids = queue_recordings(&store, 1).await;
-        let first = store.claim_job("slow", Duration::from_millis(1)).await.unwrap().unwrap();
+        let first = store
+            .claim_job("slow", Duration::from_millis(1))
+            .await
+            .unwrap()
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         // The first lease expired: another worker takes the job over.
-        let second = store.claim_job("fresh", Duration::from_secs(60)).await.unwrap().unwrap();
+        let second = store
+            .claim_job("fresh", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(second.job_id, first.job_id);
         assert_eq!(second.attempt, 2);
-        assert!(!store.heartbeat(&first, Duration::from_secs(60)).await.unwrap());
-        assert!(!store.complete_job(&first, r#"{"from":"slow"}"#).await.unwrap());
+        assert!(!store
+            .heartbeat(&first, Duration::from_secs(60))
+            .await
+            .unwrap());
+        assert!(!store
+            .complete_job(&first, r#"{"from":"slow"}"#)
+            .await
+            .unwrap());
         assert!(!store.fail_job(&first, "late failure", false).await.unwrap());
-        assert!(store.complete_job(&second, r#"{"from":"fresh"}"#).await.unwrap());
+        assert!(store
+            .complete_job(&second, r#"{"from":"fresh"}"#)
+            .await
+            .unwrap());
         // Done is final: even the holder cannot write twice.
-        assert!(!store.complete_job(&second, r#"{"from":"again"}"#).await.unwrap());
+        assert!(!store
+            .complete_job(&second, r#"{"from":"again"}"#)
+            .await
+            .unwrap());
         let rec = store.recording(&ids[0]).await.unwrap().unwrap();
         assert_eq!(rec.analysis, Some(serde_json::json!({ "from": "fresh" })));
         assert!(rec.error.is_none());
@@ -143,20 +148,35 @@ fn two_worker_processes_process_each_recording_once(db: Db) {
     let ids: Vec<String> = (0..12)
         .map(|i| {
             let key = format!("k{i}");
-            let r = push(&server, Some(&t.device_token), &[("Content-Type", "text/plain"), ("Idempotency-Key", &key)], &body);
+            let r = push(
+                &server,
+                Some(&t.device_token),
+                &[("Content-Type", "text/plain"), ("Idempotency-Key", &key)],
+                &body,
+            );
             assert_eq!(r.status, 202);
             r.json["id"].as_str().unwrap().to_string()
         })
         .collect();
-    let _workers: Vec<_> = (0..2).map(|_| Running(data.spawn(&["worker", "--workers", "2"]))).collect();
+    let _workers: Vec<_> = (0..2)
+        .map(|_| Running(data.spawn(&["worker", "--workers", "2"])))
+        .collect();
     let manager = login(&server, &t.manager_email);
     for id in &ids {
         let done = wait_finished(&server, &manager, id, Duration::from_secs(120));
         assert_eq!(done["status"], "done", "{done}");
     }
     // Every job was claimed exactly once (a second claim would have counted a second attempt).
-    assert_eq!(data.query_one("SELECT COUNT(*) FROM jobs WHERE attempts <> 1").unwrap(), "0");
-    assert_eq!(data.query_one("SELECT COUNT(*) FROM jobs WHERE status = 'done'").unwrap(), "12");
+    assert_eq!(
+        data.query_one("SELECT COUNT(*) FROM jobs WHERE attempts <> 1")
+            .unwrap(),
+        "0"
+    );
+    assert_eq!(
+        data.query_one("SELECT COUNT(*) FROM jobs WHERE status = 'done'")
+            .unwrap(),
+        "12"
+    );
 }
 
 /// A two-voice dialogue: loading the model and transcribing take long enough that the
@@ -169,10 +189,23 @@ fn killed_worker_job_finishes_exactly_once_after_lease_expiry(db: Db) {
     let data = Data::new(db);
     let t = data.tenant("North Motors");
     let server = Server::start(&data, &["--workers", "0"]);
-    let r = push(&server, Some(&t.device_token), &[("Content-Type", "audio/mpeg")], &dialogue_audio());
+    let r = push(
+        &server,
+        Some(&t.device_token),
+        &[("Content-Type", "audio/mpeg")],
+        &dialogue_audio(),
+    );
     assert_eq!(r.status, 202, "{:?}", r.json);
     let id = r.json["id"].as_str().unwrap().to_string();
-    let worker_args = ["worker", "--workers", "1", "--lease-secs", "3", "--model", "tiny.en"];
+    let worker_args = [
+        "worker",
+        "--workers",
+        "1",
+        "--lease-secs",
+        "3",
+        "--model",
+        "tiny.en",
+    ];
 
     let mut doomed = Running(data.spawn(&worker_args));
     let owner = format!("{}-0", doomed.0.id());
@@ -184,7 +217,10 @@ fn killed_worker_job_finishes_exactly_once_after_lease_expiry(db: Db) {
         if holder.as_deref() == Some(owner.as_str()) {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "the worker never claimed the job");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the worker never claimed the job"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // SIGKILL while it holds the lease: no clean-up, no chance to release anything.
@@ -193,17 +229,24 @@ fn killed_worker_job_finishes_exactly_once_after_lease_expiry(db: Db) {
     let status = data
         .query_one(&format!("SELECT status FROM recordings WHERE id = '{id}'"))
         .unwrap();
-    assert_eq!(status, "processing", "the worker finished before it could be killed");
+    assert_eq!(
+        status, "processing",
+        "the worker finished before it could be killed"
+    );
 
     let rescuer = Running(data.spawn(&worker_args));
     let manager = login(&server, &t.manager_email);
     let done = wait_finished(&server, &manager, &id, Duration::from_secs(900));
     assert_eq!(done["status"], "done", "{done}");
-    assert!(done["analysis"]["segments"].as_array().is_some_and(|s| !s.is_empty()));
+    assert!(done["analysis"]["segments"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty()));
     // Exactly two claims (the killed one and the rescue) and one result, by the rescuer.
     assert_eq!(done["attempts"], 2);
     assert_eq!(
-        data.query_one(&format!("SELECT lease_owner FROM jobs WHERE recording_id = '{id}'")),
+        data.query_one(&format!(
+            "SELECT lease_owner FROM jobs WHERE recording_id = '{id}'"
+        )),
         Some(format!("{}-0", rescuer.0.id()))
     );
 }

@@ -55,6 +55,7 @@ pub struct PipelineConfig {
     pub priority: PrioritySection,
     pub next_actions: Vec<NextActionRule>,
     pub forecast: ForecastSection,
+    pub profile: ProfileSection,
     pub asr: AsrSection,
 }
 
@@ -82,6 +83,7 @@ struct Merged {
     taxonomy: Option<(Taxonomy, String)>,
     priority: Option<(PrioritySection, String)>,
     forecast: Option<(ForecastSection, String)>,
+    profile: Option<(ProfileSection, String)>,
     asr: Option<(AsrSection, String)>,
     languages: BTreeMap<String, (LanguageLexicon, String)>,
     lists: PipelineFile,
@@ -172,6 +174,12 @@ fn load_into(
         &mut merged.forecast,
         file.forecast.take(),
         "forecast",
+        &display,
+    )?;
+    set_once(
+        &mut merged.profile,
+        file.profile.take(),
+        "profile",
         &display,
     )?;
     set_once(&mut merged.asr, file.asr.take(), "asr", &display)?;
@@ -278,6 +286,7 @@ impl Merged {
             taxonomy: self.taxonomy.ok_or_else(|| missing("taxonomy"))?.0,
             priority: self.priority.ok_or_else(|| missing("priority"))?.0,
             forecast: self.forecast.ok_or_else(|| missing("forecast"))?.0,
+            profile: self.profile.ok_or_else(|| missing("profile"))?.0,
             asr: self.asr.map(|a| a.0).unwrap_or_default(),
             languages,
             makes: l.makes,

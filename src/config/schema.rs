@@ -56,6 +56,7 @@ pub struct PipelineFile {
     #[serde(default, rename = "next_action")]
     pub next_actions: Vec<NextActionRule>,
     pub forecast: Option<ForecastSection>,
+    pub profile: Option<ProfileSection>,
     pub asr: Option<AsrSection>,
 }
 
@@ -401,6 +402,19 @@ pub struct ForecastSection {
     pub months_for_monthly: f64,
     /// Deal value when no budget or priced model is known, per currency.
     pub default_deal_value: BTreeMap<String, f64>,
+}
+
+/// `[profile]`: how a customer's conversations merge into one record (`src/profile/customer.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSection {
+    /// No recorded contact for this many days gives the customer `beh.gone_quiet`.
+    pub gone_quiet_days: u32,
+    /// Labels that, like every objection, stop counting once a later visit moves past them
+    /// (see `customer::build_profile`): "just looking" on a first visit says little after a
+    /// second visit with a test drive.
+    #[serde(default)]
+    pub resolvable: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -4,8 +4,9 @@
 use std::collections::HashSet;
 
 use super::{Condition, ConfigError, Origin, PipelineConfig};
-use crate::analysis::TagCategory;
+use crate::analysis::{Stage, TagCategory};
 use crate::conversation::Language;
+use crate::profile::customer::{GONE_QUIET, REPEAT_VISIT};
 use crate::profile::metrics::METRIC_NAMES;
 
 /// Names a condition may use besides the taxonomy's ids.
@@ -15,15 +16,9 @@ pub const DERIVED_NAMES: &[&str] = &[
     "budget.monthly",
     "budget.down",
     "companion",
-];
-
-const STAGES: &[&str] = &[
-    "browsing",
-    "considering",
-    "negotiating",
-    "committed",
-    "won",
-    "lost",
+    // Customer records only (src/profile/customer.rs).
+    crate::profile::customer::WON,
+    crate::profile::customer::LOST,
 ];
 
 pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
@@ -250,15 +245,15 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
         check(&at(format!("forecast.stage #{}", i + 1)), &s.when)?;
     }
     for (stage, p) in &f.p30 {
-        if !STAGES.contains(&stage.as_str()) || !(0.0..=1.0).contains(p) {
+        if !Stage::ALL.iter().any(|s| s.name() == stage) || !(0.0..=1.0).contains(p) {
             return invalid(
                 at(format!("forecast.p30.{stage}")),
                 "needs a known stage and a probability in [0, 1]".into(),
             );
         }
     }
-    for stage in STAGES {
-        if !f.p30.contains_key(*stage) {
+    for stage in Stage::ALL.map(Stage::name) {
+        if !f.p30.contains_key(stage) {
             return invalid(
                 at("forecast.p30".into()),
                 format!("no probability for stage `{stage}`"),
@@ -272,6 +267,31 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
             at("forecast".into()),
             "score_influence must be in [0, 1] and months_for_monthly positive".into(),
         );
+    }
+
+    let pr = &c.profile;
+    if pr.gone_quiet_days == 0 {
+        return invalid(
+            at("profile.gone_quiet_days".into()),
+            "must be at least 1".into(),
+        );
+    }
+    for id in &pr.resolvable {
+        if !labels.contains(id.as_str()) {
+            return invalid(
+                at("profile.resolvable".into()),
+                format!("unknown label `{id}` (not in the taxonomy)"),
+            );
+        }
+    }
+    // The profile gives these tags itself, from the visits' dates.
+    for tag in [GONE_QUIET, REPEAT_VISIT] {
+        if !t.tags.behavioral.iter().any(|b| b == tag) {
+            return invalid(
+                at("taxonomy.tags.behavioral".into()),
+                format!("`{tag}` is missing (customer profiles give it)"),
+            );
+        }
     }
 
     let a = &c.asr;
@@ -310,4 +330,30 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
 
 fn is_currency(code: &str) -> bool {
     code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> PipelineConfig {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/dealership.toml");
+        PipelineConfig::load(&path).expect("the shipped pipeline loads")
+    }
+
+    fn reason(c: &PipelineConfig) -> String {
+        validate(c).expect_err("invalid").to_string()
+    }
+
+    #[test]
+    fn profile_settings_are_checked() {
+        let mut c = shipped();
+        c.profile.gone_quiet_days = 0;
+        assert!(reason(&c).contains("profile.gone_quiet_days"));
+
+        let mut c = shipped();
+        c.profile.resolvable.push("intent.brwosing".into());
+        assert!(reason(&c).contains("unknown label `intent.brwosing`"));
+    }
 }

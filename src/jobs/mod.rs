@@ -34,7 +34,11 @@ pub fn backoff(attempt: i64) -> Duration {
 
 impl Store {
     /// Claims the next due job (queued and due, or running with an expired lease) for `owner`.
-    pub async fn claim_job(&self, owner: &str, lease: Duration) -> Result<Option<Lease>, StoreError> {
+    pub async fn claim_job(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Lease>, StoreError> {
         let now = now_ms();
         let lock = match self.backend() {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -52,12 +56,15 @@ impl Store {
              RETURNING id, recording_id, attempts, max_attempts"
         );
         let token = new_id("lease");
+        // The job and its recording change together: nobody sees a claimed job whose
+        // recording still says queued.
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&sql)
             .bind(owner)
             .bind(&token)
             .bind(now + lease.as_millis() as i64)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let lease = Lease {
@@ -67,10 +74,13 @@ impl Store {
             attempt: row.try_get("attempts")?,
             max_attempts: row.try_get("max_attempts")?,
         };
-        sqlx::query("UPDATE recordings SET status = 'processing' WHERE id = $1 AND status = 'queued'")
-            .bind(&lease.recording_id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE recordings SET status = 'processing' WHERE id = $1 AND status = 'queued'",
+        )
+        .bind(&lease.recording_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(Some(lease))
     }
 
@@ -91,9 +101,13 @@ impl Store {
     }
 
     /// Commits the analysis if the lease is still ours; `false` (and nothing written) if not.
-    pub async fn complete_job(&self, lease: &Lease, analysis_json: &str) -> Result<bool, StoreError> {
+    pub async fn complete_job(
+        &self,
+        lease: &Lease,
+        analysis_json: &str,
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let fenced = sqlx::query(
             "UPDATE jobs SET status = 'done', lease_expires_at = NULL, last_error = NULL,
                  finished_at = $1, updated_at = $1
@@ -123,10 +137,15 @@ impl Store {
     /// Records a failed attempt: retried after a backoff while attempts remain and the error
     /// may pass (`retry`), otherwise the job and its recording are failed with `error`.
     /// Fenced like [`Store::complete_job`].
-    pub async fn fail_job(&self, lease: &Lease, error: &str, retry: bool) -> Result<bool, StoreError> {
+    pub async fn fail_job(
+        &self,
+        lease: &Lease,
+        error: &str,
+        retry: bool,
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
         let give_up = !retry || lease.attempt >= lease.max_attempts;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let fenced = sqlx::query(
             "UPDATE jobs SET status = $1, lease_expires_at = NULL, last_error = $2, next_run_at = $3,
                  finished_at = $4, updated_at = $5
@@ -157,9 +176,10 @@ impl Store {
 
     /// Jobs waiting or running (for readiness and metrics).
     pub async fn queue_depth(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')")
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(row.try_get("n")?)
     }
 }

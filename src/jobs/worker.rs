@@ -80,19 +80,56 @@ async fn process(store: &Store, pipeline: &Arc<Pipeline>, options: &WorkerOption
         attempt(store, pipeline, options, &lease).await
     };
     let committed = match outcome {
-        Ok(analysis) => match serde_json::to_string(&analysis) {
+        Ok(mut analysis) => match serde_json::to_string({
+            // Phone and ID numbers never reach the database.
+            crate::privacy::redact_analysis(&mut analysis);
+            &analysis
+        }) {
             Ok(json) => store.complete_job(&lease, &json).await,
-            Err(e) => store.fail_job(&lease, &format!("cannot serialise the analysis: {e}"), false).await,
+            Err(e) => {
+                store
+                    .fail_job(
+                        &lease,
+                        &format!("cannot serialise the analysis: {e}"),
+                        false,
+                    )
+                    .await
+            }
         },
         Err(AttemptError::Unprocessable(reason)) => store.fail_job(&lease, &reason, false).await,
         Err(e) => store.fail_job(&lease, &e.to_string(), true).await,
     };
     match committed {
-        Ok(true) => tracing::info!(job = %lease.job_id, elapsed_ms = started.elapsed().as_millis() as u64, "job finished"),
-        Ok(false) => tracing::warn!(job = %lease.job_id, "lease lost to another worker: result discarded"),
+        Ok(true) => {
+            tracing::info!(job = %lease.job_id, elapsed_ms = started.elapsed().as_millis() as u64, "job finished");
+            if let Err(e) = refresh_customer_of(store, pipeline, &lease.recording_id).await {
+                // The periodic recompute catches up.
+                tracing::warn!(recording = %lease.recording_id, "cannot refresh the customer's profile: {e}");
+            }
+        }
+        Ok(false) => {
+            tracing::warn!(job = %lease.job_id, "lease lost to another worker: result discarded")
+        }
         // The lease will expire and another attempt will run.
         Err(e) => tracing::error!(job = %lease.job_id, "cannot record the job's outcome: {e}"),
     }
+}
+
+async fn refresh_customer_of(
+    store: &Store,
+    pipeline: &Pipeline,
+    recording_id: &str,
+) -> Result<(), StoreError> {
+    if let Some(customer) = store
+        .recording(recording_id)
+        .await?
+        .and_then(|r| r.customer_id)
+    {
+        store
+            .refresh_customer(&customer, pipeline.config(), chrono::Utc::now())
+            .await?;
+    }
+    Ok(())
 }
 
 /// The recording's body as the pipeline reads it: a transcript in memory, or an audio file.
@@ -146,7 +183,9 @@ async fn attempt(
     match joined {
         Ok(Ok(analysis)) => Ok(analysis),
         Ok(Err(e)) => Err(classify(e)),
-        Err(e) => Err(AttemptError::Unprocessable(format!("internal error while analysing: {e}"))),
+        Err(e) => Err(AttemptError::Unprocessable(format!(
+            "internal error while analysing: {e}"
+        ))),
     }
 }
 
@@ -180,7 +219,9 @@ async fn fetch_body(
             Ok(Body::Transcript { name, text })
         }
         BodyKind::Audio(ext) => {
-            let path = options.scratch_dir.join(format!("{}-{}.{ext}", rec.id, lease.attempt));
+            let path = options
+                .scratch_dir
+                .join(format!("{}-{}.{ext}", rec.id, lease.attempt));
             store
                 .objects
                 .download(key, &path)

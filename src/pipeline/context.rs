@@ -173,11 +173,7 @@ impl Context {
         }
         if let Some(b) = &self.budget {
             names.insert("budget".into(), b.evidence.clone());
-            let kind = serde_json::to_value(b.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            names.insert(format!("budget.{kind}"), b.evidence.clone());
+            names.insert(format!("budget.{}", b.kind.name()), b.evidence.clone());
         }
         let companions: Vec<usize> = self
             .conversation

@@ -5,21 +5,22 @@ use std::collections::{BTreeSet, HashMap};
 use crate::analysis::Metrics;
 use crate::config::Condition;
 
-/// What a condition is tested against.
-pub struct Facts<'a> {
-    pub present: &'a HashMap<String, Vec<usize>>,
+/// What a condition is tested against. `E` is what evidence points at: a segment id within one
+/// conversation, or a (visit, segment) pair across a customer's conversations.
+pub struct Facts<'a, E = usize> {
+    pub present: &'a HashMap<String, Vec<E>>,
     pub metrics: &'a Metrics,
     pub duration_s: f64,
 }
 
-impl Facts<'_> {
+impl<E> Facts<'_, E> {
     pub fn has(&self, name: &str) -> bool {
         self.present.contains_key(name)
     }
 }
 
 /// `Some(evidence)` when the condition holds: the segments behind the names it matched.
-pub fn evaluate(c: &Condition, f: &Facts) -> Option<Vec<usize>> {
+pub fn evaluate<E: Copy + Ord>(c: &Condition, f: &Facts<E>) -> Option<Vec<E>> {
     let matched_any: Vec<&String> = c.any.iter().filter(|n| f.has(n)).collect();
     let needed = c.at_least.unwrap_or(1);
     if !c.any.is_empty() && matched_any.len() < needed {
@@ -34,7 +35,7 @@ pub fn evaluate(c: &Condition, f: &Facts) -> Option<Vec<usize>> {
             return None;
         }
     }
-    let evidence: BTreeSet<usize> = matched_any
+    let evidence: BTreeSet<E> = matched_any
         .into_iter()
         .chain(&c.all)
         .flat_map(|n| f.present.get(n).into_iter().flatten().copied())

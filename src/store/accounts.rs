@@ -1,12 +1,16 @@
 //! Dealerships, people, recorder devices and the bearer tokens they authenticate with.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use sqlx::Row as _;
 
 use super::{new_id, new_token, now_ms, token_hash, Store, StoreError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Salesperson,
@@ -129,10 +133,14 @@ impl Store {
     ) -> Result<String, StoreError> {
         let email = email.trim().to_lowercase();
         if !email.contains('@') {
-            return Err(StoreError::Invalid(format!("`{email}` is not an email address")));
+            return Err(StoreError::Invalid(format!(
+                "`{email}` is not an email address"
+            )));
         }
         if password.chars().count() < 8 {
-            return Err(StoreError::Invalid("a password needs at least 8 characters".into()));
+            return Err(StoreError::Invalid(
+                "a password needs at least 8 characters".into(),
+            ));
         }
         self.require_dealership(dealership_id).await?;
         let password = password.to_string();
@@ -154,9 +162,9 @@ impl Store {
         .await
         .map_err(StoreError::from);
         match inserted {
-            Err(e) if e.is_unique_violation() => {
-                Err(StoreError::Invalid(format!("a user with email `{email}` already exists")))
-            }
+            Err(e) if e.is_unique_violation() => Err(StoreError::Invalid(format!(
+                "a user with email `{email}` already exists"
+            ))),
             other => other.map(|_| id),
         }
     }
@@ -173,14 +181,17 @@ impl Store {
             None => None,
             Some(email) => {
                 let email = email.trim().to_lowercase();
-                let row = sqlx::query("SELECT id FROM users WHERE email = $1 AND dealership_id = $2")
-                    .bind(&email)
-                    .bind(dealership_id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or_else(|| {
-                        StoreError::NotFound(format!("no user `{email}` in dealership `{dealership_id}`"))
-                    })?;
+                let row =
+                    sqlx::query("SELECT id FROM users WHERE email = $1 AND dealership_id = $2")
+                        .bind(&email)
+                        .bind(dealership_id)
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .ok_or_else(|| {
+                            StoreError::NotFound(format!(
+                                "no user `{email}` in dealership `{dealership_id}`"
+                            ))
+                        })?;
                 Some(row.try_get::<String, _>("id")?)
             }
         };
@@ -202,13 +213,16 @@ impl Store {
     }
 
     pub async fn revoke_device(&self, device_id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_ms())
-            .bind(device_id)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now_ms())
+                .bind(device_id)
+                .execute(&self.pool)
+                .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no active device `{device_id}`")));
+            return Err(StoreError::NotFound(format!(
+                "no active device `{device_id}`"
+            )));
         }
         Ok(())
     }
@@ -234,13 +248,15 @@ impl Store {
             return Ok(None);
         }
         let token = new_token("dsu")?;
-        sqlx::query("INSERT INTO api_tokens (id, user_id, token_hash, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(new_id("tok"))
-            .bind(&user_id)
-            .bind(token_hash(&token))
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO api_tokens (id, user_id, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(new_id("tok"))
+        .bind(&user_id)
+        .bind(token_hash(&token))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
         Ok(Some(token))
     }
 
@@ -288,6 +304,9 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }

@@ -39,11 +39,12 @@ pub async fn current_id(
     let mut id = id.to_string();
     // Merges form a chain of bounded length; the bound guards against a cycle in bad data.
     for _ in 0..32 {
-        let row = sqlx::query("SELECT merged_into FROM customers WHERE id = $1 AND dealership_id = $2")
-            .bind(&id)
-            .bind(dealership_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let row =
+            sqlx::query("SELECT merged_into FROM customers WHERE id = $1 AND dealership_id = $2")
+                .bind(&id)
+                .bind(dealership_id)
+                .fetch_optional(&mut *conn)
+                .await?;
         match row {
             None => return Ok(None),
             Some(row) => match row.try_get::<Option<String>, _>("merged_into")? {
@@ -52,7 +53,9 @@ pub async fn current_id(
             },
         }
     }
-    Err(StoreError::Corrupt(format!("customer `{id}` merges in a cycle")))
+    Err(StoreError::Corrupt(format!(
+        "customer `{id}` merges in a cycle"
+    )))
 }
 
 /// The customer a recording belongs to: the explicit id, else the one with this phone, else a
@@ -109,9 +112,18 @@ mod tests {
 
     #[test]
     fn phones_compare_by_digits() {
-        assert_eq!(normalise_phone("+86 138-0013-8000").as_deref(), Some("+8613800138000"));
-        assert_eq!(normalise_phone("0086 13800138000").as_deref(), Some("+8613800138000"));
-        assert_eq!(normalise_phone("(555) 010-4477").as_deref(), Some("5550104477"));
+        assert_eq!(
+            normalise_phone("+86 138-0013-8000").as_deref(),
+            Some("+8613800138000")
+        );
+        assert_eq!(
+            normalise_phone("0086 13800138000").as_deref(),
+            Some("+8613800138000")
+        );
+        assert_eq!(
+            normalise_phone("(555) 010-4477").as_deref(),
+            Some("5550104477")
+        );
         assert_eq!(normalise_phone("n/a"), None);
     }
 }

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod audit;
 pub mod customers;
 pub mod objects;
+pub mod profiles;
 pub mod recordings;
 
 use std::path::{Path, PathBuf};
@@ -118,6 +119,16 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock up front: a
+    /// transaction that reads first and upgrades later can fail with SQLITE_BUSY at once,
+    /// which the busy timeout does not cover.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// True when the database answers (for `/readyz`).

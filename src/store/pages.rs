@@ -203,7 +203,7 @@ impl Store {
         if phone.is_some_and(|p| customers::normalise_phone(p).is_none()) {
             return Err(StoreError::Invalid("the phone number needs at least 5 digits".into()));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = customers::resolve(&mut tx, who.dealership_id(), who.salesperson_id(), &hint).await?;
         let row = sqlx::query("SELECT name, phone, salesperson_id FROM customers WHERE id = $1")
             .bind(&id)

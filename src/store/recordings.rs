@@ -69,7 +69,8 @@ pub struct Recording {
     pub object_key: Option<String>,
 }
 
-const SELECT: &str = "SELECT r.id, r.dealership_id, r.status, r.error, r.customer_id, r.salesperson_id,
+const SELECT: &str =
+    "SELECT r.id, r.dealership_id, r.status, r.error, r.customer_id, r.salesperson_id,
     r.device_id, r.recorded_at, r.received_at, r.content_type, r.size_bytes, r.sha256, r.analysis,
     r.object_key, COALESCE(j.attempts, 0) AS attempts
     FROM recordings r LEFT JOIN jobs j ON j.recording_id = r.id";
@@ -160,12 +161,17 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("recording `{}` vanished", new.id)))
     }
 
-    async fn try_insert_recording(&self, by: &Principal, new: &NewRecording) -> Result<(), StoreError> {
+    async fn try_insert_recording(
+        &self,
+        by: &Principal,
+        new: &NewRecording,
+    ) -> Result<(), StoreError> {
         let dealership_id = by.dealership_id();
         let salesperson_id = by.salesperson_id();
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let customer_id = customers::resolve(&mut tx, dealership_id, salesperson_id, &new.customer).await?;
+        let mut tx = self.begin_write().await?;
+        let customer_id =
+            customers::resolve(&mut tx, dealership_id, salesperson_id, &new.customer).await?;
         let device_id = match by {
             Principal::Device { id, .. } => Some(id.as_str()),
             Principal::User { .. } => None,
@@ -206,7 +212,11 @@ impl Store {
 
     /// Whether `who` may see this recording: managers and admins their dealership's, a
     /// salesperson their own recordings and their customers', a device what it pushed.
-    pub async fn may_see_recording(&self, who: &Principal, rec: &Recording) -> Result<bool, StoreError> {
+    pub async fn may_see_recording(
+        &self,
+        who: &Principal,
+        rec: &Recording,
+    ) -> Result<bool, StoreError> {
         if rec.dealership_id != who.dealership_id() {
             return Ok(false);
         }
@@ -227,7 +237,11 @@ impl Store {
                     .fetch_optional(&self.pool)
                     .await?;
                 Ok(match row {
-                    Some(row) => row.try_get::<Option<String>, _>("salesperson_id")?.as_deref() == Some(id),
+                    Some(row) => {
+                        row.try_get::<Option<String>, _>("salesperson_id")?
+                            .as_deref()
+                            == Some(id)
+                    }
                     None => false,
                 })
             }

@@ -30,8 +30,12 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Upload(UploadError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Upload(UploadError::ChecksumMismatch { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Upload(UploadError::Incomplete(_) | UploadError::Empty) => StatusCode::BAD_REQUEST,
+            ApiError::Upload(UploadError::ChecksumMismatch { .. }) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::Upload(UploadError::Incomplete(_) | UploadError::Empty) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::Upload(_) | ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {
@@ -40,9 +44,10 @@ impl IntoResponse for ApiError {
         let body = axum::Json(serde_json::json!({ "error": self.to_string() }));
         let mut response = (status, body).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }

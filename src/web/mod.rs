@@ -1,6 +1,7 @@
 //! The HTTP service: the JSON API under `/api/v1`, health and readiness.
 
 mod auth;
+mod customers;
 mod error;
 mod pages;
 mod recordings;
@@ -14,6 +15,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::pipeline::Pipeline;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
@@ -26,6 +28,8 @@ pub struct ServiceConfig {
 pub struct AppState {
     pub store: Store,
     pub config: Arc<ServiceConfig>,
+    /// The analysis pipeline; its configuration also builds customer profiles.
+    pub pipeline: Arc<Pipeline>,
     /// Woken on every new recording so in-process workers start without waiting for a poll.
     pub jobs_waiting: Arc<tokio::sync::Notify>,
 }
@@ -37,6 +41,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sessions", post(sessions::create))
         .route("/api/v1/recordings", post(recordings::create))
         .route("/api/v1/recordings/{id}", get(recordings::get))
+        .route("/api/v1/customers", get(customers::list))
+        .route(
+            "/api/v1/customers/{id}",
+            get(customers::get).delete(customers::delete),
+        )
+        .route("/api/v1/customers/{id}/outcome", post(customers::outcome))
+        .route("/api/v1/customers/{id}/merge", post(customers::merge))
+        .route("/api/v1/follow-ups", get(customers::follow_ups))
+        .route("/api/v1/forecast", get(customers::forecast))
         .merge(pages::router())
         .layer(axum::middleware::from_fn(pages::api_session_bridge))
         // Uploads stream to the object store under their own limit (ServiceConfig).

@@ -11,8 +11,8 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::AppState;
 use crate::store::customers::CustomerHint;
-use crate::store::recordings::{Inserted, NewRecording, Recording};
 use crate::store::new_id;
+use crate::store::recordings::{Inserted, NewRecording, Recording};
 
 fn header_text(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
     match headers.get(name) {
@@ -36,18 +36,24 @@ struct PushHeaders {
 fn push_headers(headers: &HeaderMap) -> Result<PushHeaders, ApiError> {
     let idempotency_key = header_text(headers, "idempotency-key")?;
     if idempotency_key.as_ref().is_some_and(|k| k.len() > 200) {
-        return Err(ApiError::BadRequest("Idempotency-Key is longer than 200 characters".into()));
+        return Err(ApiError::BadRequest(
+            "Idempotency-Key is longer than 200 characters".into(),
+        ));
     }
     let recorded_at = match header_text(headers, "x-recorded-at")? {
         None => chrono::Utc::now(),
         Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
-            .map_err(|e| ApiError::BadRequest(format!("X-Recorded-At `{s}` is not an RFC 3339 time: {e}")))?
+            .map_err(|e| {
+                ApiError::BadRequest(format!("X-Recorded-At `{s}` is not an RFC 3339 time: {e}"))
+            })?
             .to_utc(),
     };
     let sha256 = header_text(headers, "x-content-sha256")?;
     if let Some(s) = &sha256 {
         if s.len() != 64 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(ApiError::BadRequest("X-Content-SHA256 must be 64 hex digits".into()));
+            return Err(ApiError::BadRequest(
+                "X-Content-SHA256 must be 64 hex digits".into(),
+            ));
         }
     }
     Ok(PushHeaders {
@@ -98,7 +104,12 @@ pub async fn create(
     let stored = state
         .store
         .objects
-        .put_verified(&object_key, body.into_data_stream(), limit, push.sha256.as_deref())
+        .put_verified(
+            &object_key,
+            body.into_data_stream(),
+            limit,
+            push.sha256.as_deref(),
+        )
         .await?;
     let new = NewRecording {
         id,
@@ -138,6 +149,9 @@ pub async fn get(
     if !state.store.may_see_recording(&caller, &rec).await? {
         return Err(not_found());
     }
-    state.store.audit(&caller, "read", "recording", &rec.id).await?;
+    state
+        .store
+        .audit(&caller, "read", "recording", &rec.id)
+        .await?;
     Ok(Json(rec))
 }

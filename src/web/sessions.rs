@@ -23,5 +23,8 @@ pub async fn create(
         .login(&login.email, &login.password)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "token": token }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "token": token })),
+    ))
 }

@@ -10,6 +10,26 @@ use std::time::{Duration, Instant};
 
 use super::{dealerscope, pipeline_path};
 
+/// Runs each named scenario (a `fn(Db)`) as two tests: on SQLite, and on PostgreSQL when
+/// configured (always under CI).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[test]
+            fn sqlite() {
+                super::$scenario($crate::common::service::Db::Sqlite);
+            }
+            #[test]
+            fn postgres() {
+                if let Some(db) = $crate::common::service::Db::postgres() {
+                    super::$scenario(db);
+                }
+            }
+        }
+    )*};
+}
+
 /// Which database a test runs on.
 #[derive(Debug, Clone)]
 pub enum Db {
@@ -101,21 +121,42 @@ impl Data {
         let refs: Vec<&str> = all.iter().map(String::as_str).collect();
         let run = dealerscope(&refs);
         assert_eq!(run.code, 0, "admin {args:?} failed: {}", run.stderr);
-        run.stdout.lines().last().expect("a last line").trim().to_string()
+        run.stdout
+            .lines()
+            .last()
+            .expect("a last line")
+            .trim()
+            .to_string()
     }
 
     pub fn tenant(&self, name: &str) -> Tenant {
         let dealership = self.admin(&["create-dealership", name]);
         let slug = name.to_lowercase().replace(' ', "-");
         let email = |who: &str| format!("{who}@{slug}.example");
-        for (who, role) in [("manager", "manager"), ("sales-a", "salesperson"), ("sales-b", "salesperson")] {
+        for (who, role) in [
+            ("manager", "manager"),
+            ("sales-a", "salesperson"),
+            ("sales-b", "salesperson"),
+        ] {
             self.admin(&[
-                "create-user", "--dealership", &dealership, "--email", &email(who), "--role", role,
-                "--password", PASSWORD,
+                "create-user",
+                "--dealership",
+                &dealership,
+                "--email",
+                &email(who),
+                "--role",
+                role,
+                "--password",
+                PASSWORD,
             ]);
         }
         let device_token = self.admin(&[
-            "create-device", "--dealership", &dealership, "--name", "front desk", "--salesperson",
+            "create-device",
+            "--dealership",
+            &dealership,
+            "--name",
+            "front desk",
+            "--salesperson",
             &email("sales-a"),
         ]);
         let device_id = self.device_id(&dealership);
@@ -140,7 +181,10 @@ impl Data {
     pub fn query_one(&self, sql: &str) -> Option<String> {
         use sqlx::Row as _;
         let url = match &self.db {
-            Db::Sqlite => format!("sqlite://{}", self.dir.path().join("dealerscope.db").display()),
+            Db::Sqlite => format!(
+                "sqlite://{}",
+                self.dir.path().join("dealerscope.db").display()
+            ),
             Db::Postgres(url) => url.clone(),
         };
         sqlx::any::install_default_drivers();
@@ -151,7 +195,10 @@ impl Data {
         rt.block_on(async {
             use sqlx::Connection as _;
             let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
-            let row = sqlx::query(sql).fetch_optional(&mut conn).await.expect("query");
+            let row = sqlx::query(sql)
+                .fetch_optional(&mut conn)
+                .await
+                .expect("query");
             row.map(|r| {
                 r.try_get::<String, _>(0)
                     .or_else(|_| r.try_get::<i64, _>(0).map(|n| n.to_string()))
@@ -163,7 +210,9 @@ impl Data {
     /// Files under the audio directory, staging files included.
     pub fn audio_files(&self) -> Vec<PathBuf> {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-            let Ok(entries) = std::fs::read_dir(dir) else { return };
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
             for e in entries.flatten() {
                 let p = e.path();
                 if p.is_dir() {
@@ -278,6 +327,14 @@ pub fn get(url: &str, token: Option<&str>) -> Reply {
     reply(req.call().expect("request sent"))
 }
 
+pub fn delete(url: &str, token: Option<&str>) -> Reply {
+    let mut req = agent().delete(url);
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    reply(req.call().expect("request sent"))
+}
+
 pub fn post_json(url: &str, token: Option<&str>, body: &serde_json::Value) -> Reply {
     let mut req = agent().post(url);
     if let Some(t) = token {
@@ -312,7 +369,9 @@ pub fn login(server: &Server, email: &str) -> String {
 /// then closes the writing side. Returns the status, or `None` if the server closed without one.
 pub fn raw_request(server: &Server, head: &str, body: &[u8]) -> Option<u16> {
     let mut stream = TcpStream::connect(&server.addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let _ = stream.write_all(format!("{head}\r\n\r\n").as_bytes());
     let _ = stream.write_all(body);
     let _ = stream.shutdown(std::net::Shutdown::Write);
@@ -328,13 +387,19 @@ pub fn raw_request(server: &Server, head: &str, body: &[u8]) -> Option<u16> {
 pub fn wait_finished(server: &Server, token: &str, id: &str, limit: Duration) -> serde_json::Value {
     let started = Instant::now();
     loop {
-        let r = get(&server.url(&format!("/api/v1/recordings/{id}")), Some(token));
+        let r = get(
+            &server.url(&format!("/api/v1/recordings/{id}")),
+            Some(token),
+        );
         assert_eq!(r.status, 200, "{:?}", r.json);
         let status = r.json["status"].as_str().unwrap_or_default().to_string();
         if status == "done" || status == "failed" {
             return r.json;
         }
-        assert!(started.elapsed() < limit, "recording {id} still {status} after {limit:?}");
+        assert!(
+            started.elapsed() < limit,
+            "recording {id} still {status} after {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

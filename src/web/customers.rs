@@ -1,0 +1,177 @@
+//! Customer records: profiles, lists by tag and tier, the follow-up queue, the forecast,
+//! outcomes, merges and deletion.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::AppState;
+use crate::profile::customer::{CustomerProfile, OutcomeKind};
+use crate::profile::forecast_report::{summarize, ForecastReport};
+use crate::store::accounts::Principal;
+use crate::store::profiles::{CustomerFilter, CustomerSummary};
+
+/// The customer `id` names (following merges) if the caller may see it; 404 otherwise, so
+/// other dealerships' ids reveal nothing.
+async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<CustomerSummary, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no customer `{id}`"));
+    let mut conn = state
+        .store
+        .pool
+        .acquire()
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    let current = crate::store::customers::current_id(&mut conn, who.dealership_id(), id)
+        .await?
+        .ok_or_else(not_found)?;
+    drop(conn);
+    let customer = state
+        .store
+        .customer(&current)
+        .await?
+        .ok_or_else(not_found)?;
+    if !state.store.may_see_customer(who, &customer) {
+        return Err(not_found());
+    }
+    Ok(customer)
+}
+
+fn require_manager(who: &Principal) -> Result<(), ApiError> {
+    if who.sees_whole_dealership() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("only a manager may do this".into()))
+    }
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerProfile>, ApiError> {
+    let customer = visible(&state, &who, &id).await?;
+    let profile = state
+        .store
+        .profile(&customer.id, state.pipeline.config(), chrono::Utc::now())
+        .await?;
+    state
+        .store
+        .audit(&who, "read", "customer", &customer.id)
+        .await?;
+    Ok(Json(profile))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Query(filter): Query<CustomerFilter>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let customers = state.store.customers(&who, &filter, 500).await?;
+    Ok(Json(serde_json::json!({ "customers": customers })))
+}
+
+/// The caller's priority queue: their customers, highest priority first.
+pub async fn follow_ups(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let customers = state
+        .store
+        .customers(&who, &CustomerFilter::default(), 100)
+        .await?;
+    let queue: Vec<_> = customers
+        .into_iter()
+        .filter(|c| {
+            c.priority_score.is_some() && !matches!(c.stage.as_deref(), Some("won" | "lost"))
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "follow_ups": queue })))
+}
+
+pub async fn forecast(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<ForecastReport>, ApiError> {
+    Ok(Json(summarize(&state.store.opportunities(&who).await?)))
+}
+
+#[derive(Deserialize)]
+pub struct OutcomeBody {
+    result: OutcomeKind,
+}
+
+pub async fn outcome(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    Json(body): Json<OutcomeBody>,
+) -> Result<Json<CustomerSummary>, ApiError> {
+    let customer = visible(&state, &who, &id).await?;
+    state.store.set_outcome(&customer.id, body.result).await?;
+    state
+        .store
+        .refresh_customer(&customer.id, state.pipeline.config(), chrono::Utc::now())
+        .await?;
+    state
+        .store
+        .audit(&who, "outcome", "customer", &customer.id)
+        .await?;
+    let updated = state.store.customer(&customer.id).await?;
+    updated
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no customer `{id}`")))
+}
+
+#[derive(Deserialize)]
+pub struct MergeBody {
+    into: String,
+}
+
+pub async fn merge(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    Json(body): Json<MergeBody>,
+) -> Result<Json<CustomerProfile>, ApiError> {
+    require_manager(&who)?;
+    let from = visible(&state, &who, &id).await?;
+    let into = visible(&state, &who, &body.into).await?;
+    if from.id == into.id {
+        return Err(ApiError::BadRequest(
+            "a customer cannot be merged into itself".into(),
+        ));
+    }
+    state.store.merge_customers(&from.id, &into.id).await?;
+    let now = chrono::Utc::now();
+    state
+        .store
+        .refresh_customer(&into.id, state.pipeline.config(), now)
+        .await?;
+    state
+        .store
+        .audit(&who, "merge", "customer", &from.id)
+        .await?;
+    let profile = state
+        .store
+        .profile(&into.id, state.pipeline.config(), now)
+        .await?;
+    Ok(Json(profile))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require_manager(&who)?;
+    let customer = visible(&state, &who, &id).await?;
+    state.store.delete_customer(&customer.id).await?;
+    state
+        .store
+        .audit(&who, "delete", "customer", &customer.id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
