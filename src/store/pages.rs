@@ -70,11 +70,13 @@ impl Store {
 
     /// Ends a person's session: the token stops authenticating at once.
     pub async fn revoke_user_token(&self, token: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-            .bind(now_ms())
-            .bind(token_hash(token))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(token_hash(token))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -91,7 +93,10 @@ impl Store {
             conditions.push(condition.replace('?', &format!("${}", binds.len())));
         };
         if let Some(me) = limited_to(who) {
-            add("(r.salesperson_id = ? OR c.salesperson_id = ?)", Bind::Text(me.to_string()));
+            add(
+                "(r.salesperson_id = ? OR c.salesperson_id = ?)",
+                Bind::Text(me.to_string()),
+            );
         }
         if let Some(status) = &filter.status {
             add("r.status = ?", Bind::Text(status.clone()));
@@ -153,7 +158,11 @@ impl Store {
         let query = query.trim().to_lowercase();
         let digits: String = query.chars().filter(char::is_ascii_digit).collect();
         // LIKE wildcards typed by the user match themselves.
-        let escape = |s: &str| s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escape = |s: &str| {
+            s.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        };
         let name_like = format!("%{}%", escape(&query));
         let mut binds = vec![who.dealership_id().to_string(), name_like];
         let mut matches = "LOWER(name) LIKE $2 ESCAPE '\\'".to_string();
@@ -170,7 +179,10 @@ impl Store {
             binds.push(me.to_string());
             sql.push_str(&format!(" AND salesperson_id = ${}", binds.len()));
         }
-        sql.push_str(&format!(" ORDER BY updated_at DESC LIMIT {}", limit.clamp(1, 50)));
+        sql.push_str(&format!(
+            " ORDER BY updated_at DESC LIMIT {}",
+            limit.clamp(1, 50)
+        ));
         let mut q = sqlx::query(&sql);
         for b in binds {
             q = q.bind(b);
@@ -201,10 +213,13 @@ impl Store {
             id: None,
         };
         if phone.is_some_and(|p| customers::normalise_phone(p).is_none()) {
-            return Err(StoreError::Invalid("the phone number needs at least 5 digits".into()));
+            return Err(StoreError::Invalid(
+                "the phone number needs at least 5 digits".into(),
+            ));
         }
         let mut tx = self.begin_write().await?;
-        let id = customers::resolve(&mut tx, who.dealership_id(), who.salesperson_id(), &hint).await?;
+        let id =
+            customers::resolve(&mut tx, who.dealership_id(), who.salesperson_id(), &hint).await?;
         let row = sqlx::query("SELECT name, phone, salesperson_id FROM customers WHERE id = $1")
             .bind(&id)
             .fetch_one(&mut *tx)

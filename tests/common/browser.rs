@@ -29,15 +29,17 @@ struct Driver(Child);
 impl Drop for Driver {
     fn drop(&mut self) {
         // The whole group: chromedriver and every Chromium process it started.
-        let _ = Command::new("kill").args(["-KILL", &format!("-{}", self.0.id())]).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", &format!("-{}", self.0.id())])
+            .status();
         let _ = self.0.wait();
     }
 }
 
-
 /// Whether the browser is installed; under CI its absence is a failure.
 pub fn available() -> bool {
-    let present = std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
+    let present =
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
     if !present {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -49,33 +51,46 @@ pub fn available() -> bool {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Browser {
     /// Starts chromedriver and a fresh Chromium profile whose preferred language is English.
     pub async fn start() -> Browser {
         let port = free_port();
-        let driver = Driver(Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("chromedriver starts"));
+        let driver = Driver(
+            Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("chromedriver starts"),
+        );
         let profile = tempfile::tempdir().unwrap();
         let browser = Browser {
             client: connect(port, &profile).await,
             _driver: driver,
             _profile: profile,
         };
-        browser.client.set_window_size(1280, 900).await.expect("window size");
+        browser
+            .client
+            .set_window_size(1280, 900)
+            .await
+            .expect("window size");
         browser
     }
 
     /// A PNG of the current page in `target/screenshots/NAME.png`.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("screenshots");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .unwrap()
+            .join("screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
         let png = self.client.screenshot().await.expect("screenshot");
@@ -85,12 +100,16 @@ impl Browser {
 
     /// Waits for an element matching `css`.
     pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
-        self.client
+        let found = self
+            .client
             .wait()
             .at_most(Duration::from_secs(20))
             .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no `{css}` on {:?}: {e}", self.url().await))
+            .await;
+        match found {
+            Ok(e) => e,
+            Err(e) => panic!("no `{css}` on {}: {e}", self.url().await),
+        }
     }
 
     pub async fn text(&self, css: &str) -> String {
@@ -98,7 +117,11 @@ impl Browser {
     }
 
     pub async fn url(&self) -> String {
-        self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default()
+        self.client
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default()
     }
 
     /// Polls `probe` until it returns `Some`, or panics after `limit` naming `what`.
@@ -112,7 +135,11 @@ impl Browser {
             if let Some(v) = probe().await {
                 return v;
             }
-            assert!(started.elapsed() < limit, "{what}: not after {limit:?} on {}", self.url().await);
+            assert!(
+                started.elapsed() < limit,
+                "{what}: not after {limit:?} on {}",
+                self.url().await
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }

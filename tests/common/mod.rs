@@ -86,5 +86,5 @@ pub fn assert_has(found: &[String], wanted: &[&str]) {
         );
     }
 }
-pub mod service;
 pub mod browser;
+pub mod service;

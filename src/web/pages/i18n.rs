@@ -34,7 +34,9 @@ impl Lang {
     }
 
     pub fn from_tag(tag: &str) -> Option<Lang> {
-        Lang::ALL.into_iter().find(|l| l.tag().eq_ignore_ascii_case(tag.trim()))
+        Lang::ALL
+            .into_iter()
+            .find(|l| l.tag().eq_ignore_ascii_case(tag.trim()))
     }
 
     fn source(self) -> &'static str {
@@ -54,10 +56,15 @@ impl Lang {
         let requested = accepted_languages::parse(accept_language.unwrap_or(""));
         let available: Vec<LanguageIdentifier> = Lang::ALL.iter().map(|l| l.langid()).collect();
         let default = Lang::En.langid();
-        negotiate_languages(&requested, &available, Some(&default), NegotiationStrategy::Lookup)
-            .first()
-            .and_then(|id| Lang::from_tag(&id.to_string()))
-            .unwrap_or(Lang::En)
+        negotiate_languages(
+            &requested,
+            &available,
+            Some(&default),
+            NegotiationStrategy::Lookup,
+        )
+        .first()
+        .and_then(|id| Lang::from_tag(&id.to_string()))
+        .unwrap_or(Lang::En)
     }
 }
 
@@ -81,15 +88,19 @@ fn bundle(lang: Lang) -> &'static FluentBundle<FluentResource> {
 /// Parses an embedded translation file. Its syntax is checked by the tests below, so an error
 /// here is a build defect: logged, and the messages that did parse are still used.
 fn load(lang: Lang) -> FluentBundle<FluentResource> {
-    let resource = FluentResource::try_new(lang.source().to_string()).unwrap_or_else(|(partial, errors)| {
-        tracing::error!(lang = lang.tag(), "translation file has errors: {errors:?}");
-        partial
-    });
+    let resource =
+        FluentResource::try_new(lang.source().to_string()).unwrap_or_else(|(partial, errors)| {
+            tracing::error!(lang = lang.tag(), "translation file has errors: {errors:?}");
+            partial
+        });
     let mut bundle = FluentBundle::new_concurrent(vec![lang.langid()]);
     // Unicode isolation marks around arguments would end up inside form values and titles.
     bundle.set_use_isolating(false);
     if let Err(errors) = bundle.add_resource(resource) {
-        tracing::error!(lang = lang.tag(), "translation file has duplicate messages: {errors:?}");
+        tracing::error!(
+            lang = lang.tag(),
+            "translation file has duplicate messages: {errors:?}"
+        );
     }
     bundle
 }
@@ -149,8 +160,16 @@ mod tests {
         let en = keys(Lang::En);
         let zh = keys(Lang::ZhCn);
         assert!(!en.is_empty());
-        assert_eq!(en.difference(&zh).collect::<Vec<_>>(), Vec::<&String>::new(), "missing in zh-CN");
-        assert_eq!(zh.difference(&en).collect::<Vec<_>>(), Vec::<&String>::new(), "missing in en");
+        assert_eq!(
+            en.difference(&zh).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "missing in zh-CN"
+        );
+        assert_eq!(
+            zh.difference(&en).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "missing in en"
+        );
     }
 
     /// Every `t("...")` / `t1("...")` key used by a template or the page code is translated.
@@ -167,7 +186,12 @@ mod tests {
         }
         let used: Vec<String> = sources
             .iter()
-            .flat_map(|s| pattern.captures_iter(s).map(|c| c[1].to_string()).collect::<Vec<_>>())
+            .flat_map(|s| {
+                pattern
+                    .captures_iter(s)
+                    .map(|c| c[1].to_string())
+                    .collect::<Vec<_>>()
+            })
             .collect();
         assert!(used.len() > 20, "the scan finds the keys ({})", used.len());
         let missing: Vec<&String> = used.iter().filter(|k| !en.contains(*k)).collect();
@@ -187,7 +211,10 @@ mod tests {
     #[test]
     fn arguments_are_filled_in() {
         let tr = Tr { lang: Lang::En };
-        assert_eq!(tr.t1("signed-in-as", "email", "a@b.example"), "Signed in as a@b.example");
+        assert_eq!(
+            tr.t1("signed-in-as", "email", "a@b.example"),
+            "Signed in as a@b.example"
+        );
         assert_eq!(tr.t("no-such-key"), "no-such-key");
     }
 }

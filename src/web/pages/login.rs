@@ -28,7 +28,10 @@ fn login_page(tr: Tr, csrf: Csrf, error: Option<&str>, email: String, next: Stri
             csrf: csrf.0,
             user: None,
             path: "/login".into(),
-            back: format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()),
+            back: format!(
+                "/login?next={}",
+                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            ),
             title: tr.t("login-title"),
         },
         error: error.map(|key| tr.t(key)),
@@ -109,7 +112,11 @@ pub async fn logout(
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     if !csrf.accepts(&form.csrf) {
-        return (StatusCode::FORBIDDEN, "the form had expired; go back and try again").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "the form had expired; go back and try again",
+        )
+            .into_response();
     }
     if let Some(user) = user {
         if let Err(e) = state.store.revoke_user_token(&user.token).await {
@@ -117,7 +124,9 @@ pub async fn logout(
             return super::server_error();
         }
     }
-    let jar = jar.add(session::expired(SESSION_COOKIE)).add(session::expired(CSRF_COOKIE));
+    let jar = jar
+        .add(session::expired(SESSION_COOKIE))
+        .add(session::expired(CSRF_COOKIE));
     (jar, Redirect::to("/login")).into_response()
 }
 
@@ -130,12 +139,19 @@ pub struct LanguageChoice {
 }
 
 /// The language switch: remembered in a cookie, then back to the page it was used on.
-pub async fn language(csrf: Csrf, headers: HeaderMap, jar: CookieJar, Form(form): Form<LanguageChoice>) -> Response {
+pub async fn language(
+    csrf: Csrf,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<LanguageChoice>,
+) -> Response {
     let back = next_or_home(form.back.as_deref());
     match Lang::from_tag(&form.lang) {
-        Some(lang) if csrf.accepts(&form.csrf) => {
-            (jar.add(session::lang_cookie(lang, &headers)), Redirect::to(&back)).into_response()
-        }
+        Some(lang) if csrf.accepts(&form.csrf) => (
+            jar.add(session::lang_cookie(lang, &headers)),
+            Redirect::to(&back),
+        )
+            .into_response(),
         _ => Redirect::to(&back).into_response(),
     }
 }

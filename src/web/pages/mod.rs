@@ -33,7 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(login::logout))
         .route("/language", post(login::language))
         .route("/upload", get(upload::page))
-        .route("/page-api/customers", get(upload::find_customers).post(upload::create_customer))
+        .route(
+            "/page-api/customers",
+            get(upload::find_customers).post(upload::create_customer),
+        )
         .route("/recordings", get(recordings::page))
         .route("/static/{file}", get(asset))
         .layer(axum::middleware::from_fn(session::ensure_csrf))
@@ -66,7 +69,11 @@ impl Page {
 
     pub fn signed_in(&self) -> String {
         match &self.user {
-            Some(u) => format!("{} · {}", self.tr.t1("signed-in-as", "email", &u.email), self.tr.t(u.role_key())),
+            Some(u) => format!(
+                "{} · {}",
+                self.tr.t1("signed-in-as", "email", &u.email),
+                self.tr.t(u.role_key())
+            ),
             None => String::new(),
         }
     }
@@ -84,7 +91,11 @@ pub fn render(template: &impl Template) -> Response {
 }
 
 pub fn server_error() -> Response {
-    (StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log").into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; see the server log",
+    )
+        .into_response()
 }
 
 /// A redirect target from a form is only ever a path on this site.
@@ -104,8 +115,14 @@ async fn home(user: Option<PageUser>) -> Redirect {
 /// Embedded stylesheet and script, revalidated by ETag so a new binary's files are used at once.
 async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
     let (body, content_type): (&'static str, &str) = match file.as_str() {
-        "app.css" => (include_str!("../../../static/app.css"), "text/css; charset=utf-8"),
-        "upload.js" => (include_str!("../../../static/upload.js"), "text/javascript; charset=utf-8"),
+        "app.css" => (
+            include_str!("../../../static/app.css"),
+            "text/css; charset=utf-8",
+        ),
+        "upload.js" => (
+            include_str!("../../../static/upload.js"),
+            "text/javascript; charset=utf-8",
+        ),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let etag = format!("\"{}\"", &crate::store::token_hash(body)[..16]);

@@ -42,8 +42,10 @@ impl RecordingsPage {
         self.filter_status == status
     }
 
-    fn duration(&self, seconds: Option<f64>) -> String {
-        match seconds {
+    // askama passes fields by reference.
+    #[allow(clippy::ref_option)]
+    fn duration(&self, seconds: &Option<f64>) -> String {
+        match *seconds {
             Some(s) if s.is_finite() && s >= 0.0 => {
                 let s = s.round() as u64;
                 format!("{}:{:02}", s / 60, s % 60)
@@ -63,7 +65,9 @@ impl RecordingsPage {
     }
 
     fn shown(&self) -> String {
-        self.page.tr.t1("recordings-shown", "count", &self.lines.len().to_string())
+        self.page
+            .tr
+            .t1("recordings-shown", "count", &self.lines.len().to_string())
     }
 }
 
@@ -96,7 +100,10 @@ pub async fn page(
     Query(f): Query<Filters>,
 ) -> Response {
     // Unknown values are ignored rather than refused: the form only offers valid ones.
-    let status = STATUSES.iter().find(|s| **s == f.status).map(|s| s.to_string());
+    let status = STATUSES
+        .iter()
+        .find(|s| **s == f.status)
+        .map(|s| s.to_string());
     let filter = RecordingFilter {
         status: status.clone(),
         from_ms: day_start_ms(&f.from),
@@ -121,11 +128,21 @@ pub async fn page(
             .finish()
     };
     let older = (lines.len() as i64 == PAGE_SIZE)
-        .then(|| lines.last().map(|l| format!("/recordings?{}", query(l.recorded_at.timestamp_millis()))))
+        .then(|| {
+            lines
+                .last()
+                .map(|l| format!("/recordings?{}", query(l.recorded_at.timestamp_millis())))
+        })
         .flatten();
-    let title = if user.is_salesperson() { "recordings-title-own" } else { "recordings-title" };
+    let title = if user.is_salesperson() {
+        "recordings-title-own"
+    } else {
+        "recordings-title"
+    };
     let show_salesperson = !user.is_salesperson();
-    let back = uri.path_and_query().map_or("/recordings".into(), |p| p.to_string());
+    let back = uri
+        .path_and_query()
+        .map_or("/recordings".into(), |p| p.to_string());
     render(&RecordingsPage {
         page: Page {
             tr,

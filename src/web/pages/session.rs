@@ -37,7 +37,12 @@ fn behind_https(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
-fn cookie(name: &'static str, value: String, headers: &HeaderMap, same_site: SameSite) -> Cookie<'static> {
+fn cookie(
+    name: &'static str,
+    value: String,
+    headers: &HeaderMap,
+    same_site: SameSite,
+) -> Cookie<'static> {
     Cookie::build((name, value))
         .path("/")
         .http_only(true)
@@ -76,7 +81,11 @@ pub fn new_csrf_token() -> String {
 
 /// Compares without stopping at the first difference, so timing says nothing about the token.
 fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The request's CSRF token (from its cookie, or a new one the response sets).
@@ -93,7 +102,10 @@ impl Csrf {
 
 /// Gives every page request a CSRF token: the cookie's, or a new one set on the response.
 pub async fn ensure_csrf(jar: CookieJar, mut request: Request, next: Next) -> Response {
-    let existing = jar.get(CSRF_COOKIE).map(|c| c.value().to_string()).filter(|v| !v.is_empty());
+    let existing = jar
+        .get(CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty());
     let token = existing.clone().unwrap_or_else(new_csrf_token);
     let headers = request.headers().clone();
     request.extensions_mut().insert(Csrf(token.clone()));
@@ -134,7 +146,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Tr {
         let jar = CookieJar::from_headers(&parts.headers);
         let chosen = jar.get(LANG_COOKIE).and_then(|c| Lang::from_tag(c.value()));
         let lang = chosen.unwrap_or_else(|| {
-            Lang::negotiate(parts.headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
+            Lang::negotiate(
+                parts
+                    .headers
+                    .get(ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok()),
+            )
         });
         Ok(Tr { lang })
     }
@@ -170,8 +187,11 @@ pub struct ToLogin(String);
 
 impl IntoResponse for ToLogin {
     fn into_response(self) -> Response {
-        Redirect::to(&format!("/login?next={}", url::form_urlencoded::byte_serialize(self.0.as_bytes()).collect::<String>()))
-            .into_response()
+        Redirect::to(&format!(
+            "/login?next={}",
+            url::form_urlencoded::byte_serialize(self.0.as_bytes()).collect::<String>()
+        ))
+        .into_response()
     }
 }
 
@@ -187,12 +207,15 @@ impl PageUser {
             super::server_error()
         };
         // Device tokens cannot sign in to pages; only people can.
-        let Some(principal @ Principal::User { .. }) = state.store.authenticate(&token).await.map_err(failed)?
+        let Some(principal @ Principal::User { .. }) =
+            state.store.authenticate(&token).await.map_err(failed)?
         else {
             return Ok(None);
         };
         let (role, email) = match &principal {
-            Principal::User { id, role, .. } => (*role, state.store.user_email(id).await.map_err(failed)?),
+            Principal::User { id, role, .. } => {
+                (*role, state.store.user_email(id).await.map_err(failed)?)
+            }
             Principal::Device { .. } => return Ok(None),
         };
         Ok(Some(PageUser {
@@ -211,7 +234,10 @@ impl FromRequestParts<AppState> for PageUser {
         match PageUser::from_session(parts, state).await? {
             Some(user) => Ok(user),
             None => {
-                let here = parts.uri.path_and_query().map_or("/".into(), |p| p.to_string());
+                let here = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/".into(), |p| p.to_string());
                 Err(ToLogin(here).into_response())
             }
         }
@@ -221,7 +247,10 @@ impl FromRequestParts<AppState> for PageUser {
 impl OptionalFromRequestParts<AppState> for PageUser {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Response> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Response> {
         PageUser::from_session(parts, state).await
     }
 }

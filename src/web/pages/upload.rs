@@ -48,9 +48,18 @@ pub async fn page(user: PageUser, tr: Tr, csrf: Csrf) -> Response {
         .map(|key| (key.to_string(), tr.t(key).into()))
         .collect();
     // Messages with an argument: the script fills in `{}`.
-    text.insert("upload-failed".into(), tr.t1("upload-failed", "reason", "{}").into());
-    text.insert("customer-chosen".into(), tr.t1("customer-chosen", "name", "{}").into());
-    text.insert("upload-progress".into(), tr.t1("upload-progress", "file", "{}").into());
+    text.insert(
+        "upload-failed".into(),
+        tr.t1("upload-failed", "reason", "{}").into(),
+    );
+    text.insert(
+        "customer-chosen".into(),
+        tr.t1("customer-chosen", "name", "{}").into(),
+    );
+    text.insert(
+        "upload-progress".into(),
+        tr.t1("upload-progress", "file", "{}").into(),
+    );
     render(&UploadPage {
         page: Page {
             tr,
@@ -72,9 +81,11 @@ pub struct Search {
 
 fn store_failure(e: StoreError) -> Response {
     match e {
-        StoreError::Invalid(message) => {
-            (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": message }))).into_response()
-        }
+        StoreError::Invalid(message) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": message })),
+        )
+            .into_response(),
         e => {
             tracing::error!("page customer lookup: {e}");
             super::server_error()
@@ -82,11 +93,19 @@ fn store_failure(e: StoreError) -> Response {
     }
 }
 
-pub async fn find_customers(State(state): State<AppState>, user: PageUser, Query(search): Query<Search>) -> Response {
+pub async fn find_customers(
+    State(state): State<AppState>,
+    user: PageUser,
+    Query(search): Query<Search>,
+) -> Response {
     if search.q.trim().chars().count() < 2 {
         return Json(Vec::<()>::new()).into_response();
     }
-    match state.store.find_customers(&user.principal, &search.q, 10).await {
+    match state
+        .store
+        .find_customers(&user.principal, &search.q, 10)
+        .await
+    {
         Ok(found) => Json(found).into_response(),
         Err(e) => store_failure(e),
     }
@@ -105,15 +124,23 @@ pub async fn create_customer(
     headers: HeaderMap,
     Json(new): Json<NewCustomer>,
 ) -> Response {
-    let submitted = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let submitted = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !csrf.accepts(submitted) {
-        return (StatusCode::FORBIDDEN, Json(serde_json::json!({ "error": "missing or stale CSRF token" })))
+        return (
+            StatusCode::FORBIDDEN,
+            Json(serde_json::json!({ "error": "missing or stale CSRF token" })),
+        )
             .into_response();
     }
     let clean = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let (name, phone) = (clean(new.name), clean(new.phone));
     if name.is_none() && phone.is_none() {
-        return store_failure(StoreError::Invalid("a new customer needs a name or a phone".into()));
+        return store_failure(StoreError::Invalid(
+            "a new customer needs a name or a phone".into(),
+        ));
     }
     match state
         .store
@@ -131,7 +158,10 @@ mod tests {
     fn script_json_cannot_close_the_script_element() {
         let v = serde_json::json!({ "x": "</script><!-- &" });
         let s = super::script_json(&v);
-        assert!(!s.contains('<') && !s.contains('>') && !s.contains('&'), "{s}");
+        assert!(
+            !s.contains('<') && !s.contains('>') && !s.contains('&'),
+            "{s}"
+        );
         assert_eq!(serde_json::from_str::<serde_json::Value>(&s).unwrap(), v);
     }
 }
