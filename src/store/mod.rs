@@ -179,3 +179,4 @@ pub fn token_hash(token: &str) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
+pub mod pages;

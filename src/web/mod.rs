@@ -3,6 +3,7 @@
 mod auth;
 mod customers;
 mod error;
+mod pages;
 mod recordings;
 mod sessions;
 
@@ -49,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/customers/{id}/merge", post(customers::merge))
         .route("/api/v1/follow-ups", get(customers::follow_ups))
         .route("/api/v1/forecast", get(customers::forecast))
+        .merge(pages::router())
+        .layer(axum::middleware::from_fn(pages::api_session_bridge))
         // Uploads stream to the object store under their own limit (ServiceConfig).
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::trace::TraceLayer::new_for_http())

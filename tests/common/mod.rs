@@ -86,4 +86,5 @@ pub fn assert_has(found: &[String], wanted: &[&str]) {
         );
     }
 }
+pub mod browser;
 pub mod service;
