@@ -49,7 +49,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 #[test]
-#[ignore = "unfinished: hangs after the uploads finish (both recordings reach `done`); see the pages report"]
+#[ignore = "unfinished: hangs after the uploads finish (both recordings reach `done`); issue 6 note, session 2"]
 fn staff_pages_in_a_real_browser() {
     if !browser::available() {
         return;
