@@ -172,13 +172,17 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-pub fn serve(
-    location: &Location,
-    listen: &str,
-    max_upload_bytes: u64,
-    settings: &WorkerSettings,
-) -> anyhow::Result<()> {
-    runtime()?.block_on(async {
+/// The store, the pipeline and the in-process workers that `serve` and `worker` both start.
+struct Running {
+    store: Store,
+    pipeline: Arc<Pipeline>,
+    wake: Arc<tokio::sync::Notify>,
+    stop: tokio::sync::watch::Sender<bool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    async fn start(location: &Location, settings: &WorkerSettings) -> anyhow::Result<Running> {
         let store = open(location).await?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -191,15 +195,41 @@ pub fn serve(
             &wake,
             &stopped,
         );
-        let refresh = spawn_refresh(&store, &pipeline);
+        Ok(Running {
+            store,
+            pipeline,
+            wake,
+            stop,
+            workers,
+        })
+    }
+
+    /// Tells the workers to stop and waits for the jobs in hand to finish.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for w in self.workers {
+            let _ = w.await;
+        }
+    }
+}
+
+pub fn serve(
+    location: &Location,
+    listen: &str,
+    max_upload_bytes: u64,
+    settings: &WorkerSettings,
+) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let running = Running::start(location, settings).await?;
+        let refresh = spawn_refresh(&running.store, &running.pipeline);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let state = crate::web::AppState {
-            store,
+            store: running.store.clone(),
             config: Arc::new(crate::web::ServiceConfig { max_upload_bytes }),
-            jobs_waiting: wake,
-            pipeline,
+            jobs_waiting: Arc::clone(&running.wake),
+            pipeline: Arc::clone(&running.pipeline),
         };
         // Scripts and tests read the address (with the port chosen for `:0`) from this line.
         println!("listening on http://{}", listener.local_addr()?);
@@ -208,34 +238,17 @@ pub fn serve(
             .await
             .context("the HTTP server stopped")?;
         refresh.abort();
-        let _ = stop.send(true);
-        for w in workers {
-            let _ = w.await;
-        }
+        running.stop().await;
         Ok(())
     })
 }
 
 pub fn worker(location: &Location, settings: &WorkerSettings) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        let store = open(location).await?;
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let wake = Arc::new(tokio::sync::Notify::new());
-        let pipeline = load_pipeline(settings)?;
-        let workers = spawn_workers(
-            &store,
-            &pipeline,
-            settings,
-            location.data_dir.join("tmp"),
-            &wake,
-            &stopped,
-        );
+        let running = Running::start(location, settings).await?;
         println!("workers: {} (pid {})", settings.workers, std::process::id());
         shutdown_signal().await;
-        let _ = stop.send(true);
-        for w in workers {
-            let _ = w.await;
-        }
+        running.stop().await;
         Ok(())
     })
 }
