@@ -6,24 +6,15 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use dealerscope::pipeline::{AnalyzeOptions, Pipeline};
 
+mod common;
+use common::fixture_texts;
+
 /// About 900 turns over 60 minutes, stitched from the project's own fixture conversations.
 fn long_transcript(lang: &str) -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/conversations")
-        .join(lang);
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-        .collect();
-    paths.sort();
-    let lines: Vec<String> = paths
+    let lines: Vec<String> = fixture_texts(lang)
         .iter()
-        .flat_map(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .lines()
+        .flat_map(|text| {
+            text.lines()
                 .map(|l| {
                     // Drop the source's own stamp; the stitched visit gets one clock.
                     let l = l.trim();

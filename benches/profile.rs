@@ -9,30 +9,15 @@ use dealerscope::pipeline::{AnalyzeOptions, Pipeline};
 use dealerscope::privacy::redact;
 use dealerscope::profile::customer::{build_profile, Visit};
 
-/// The project's own fixture conversations in one language, in name order.
-fn fixtures(lang: &str) -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/conversations")
-        .join(lang);
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect()
-}
+mod common;
+use common::fixture_texts;
 
 fn bench(c: &mut Criterion) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/dealership.toml");
     let pipeline = Pipeline::load(&path).unwrap();
     let start = Utc.with_ymd_and_hms(2026, 9, 1, 10, 0, 0).unwrap();
     for lang in ["en", "zh"] {
-        let texts = fixtures(lang);
+        let texts = fixture_texts(lang);
         for n in [1, 5, 20] {
             let visits: Vec<Visit> = (0..n)
                 .map(|i| {

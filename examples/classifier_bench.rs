@@ -1,18 +1,17 @@
 //! Speed of the classifier: utterances per second through tokenizer + encoder + heads at batch
-//! 1 and 32 (one intra-op thread), on the first N utterances of the corpus test split; and the
-//! time to analyse a 60-minute conversation (fixture conversations joined) with the full
-//! pipeline, classifier included. `pipelines/classifier/bench.py` measures Python onnxruntime
-//! on the same model and inputs.
+//! 1 and 32 (one intra-op thread), on the first N utterances of the corpus test split.
+//! `pipelines/classifier/bench.py` measures Python onnxruntime on the same model and inputs;
+//! `cargo bench --bench analyze` times a 60-minute conversation through the whole pipeline,
+//! classifier included.
 //!
 //!     cargo run --release --example classifier_bench -- [N]
-//!     /tmp/clf/venv/bin/python pipelines/classifier/bench.py [N]
+//!     target/clf/bin/python pipelines/classifier/bench.py [N]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dealerscope::classify::model::{Classifier, Item};
 use dealerscope::classify::models;
-use dealerscope::pipeline::{AnalyzeOptions, Pipeline};
 
 fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args()
@@ -57,43 +56,5 @@ fn main() -> anyhow::Result<()> {
         );
     }
 
-    // A 60-minute conversation: fixture conversations joined until the turns cover an hour at
-    // the pace of showroom speech (about 4 s per turn).
-    let mut turns = Vec::new();
-    let dir = root.join("tests/fixtures/conversations/en");
-    let mut names: Vec<_> = std::fs::read_dir(&dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-        .collect();
-    names.sort();
-    'fill: loop {
-        for p in &names {
-            for line in std::fs::read_to_string(p)?
-                .lines()
-                .filter(|l| l.contains(':'))
-            {
-                turns.push(line.to_string());
-                if turns.len() >= 900 {
-                    break 'fill;
-                }
-            }
-        }
-    }
-    let text = turns.join("\n");
-    let pipeline = Pipeline::load(&root.join("pipelines/dealership.toml"))?;
-    let options = AnalyzeOptions::default();
-    pipeline.analyze_text(
-        "warmup.txt",
-        "Salesperson: Hi.\nCustomer: Hello.\n",
-        &options,
-    )?;
-    let started = Instant::now();
-    let a = pipeline.analyze_text("hour.txt", &text, &options)?;
-    println!(
-        "60-minute conversation ({} turns, {:.0} min of speech): analysed in {:.3} s, classifier included",
-        turns.len(),
-        a.duration_s / 60.0,
-        started.elapsed().as_secs_f64()
-    );
     Ok(())
 }

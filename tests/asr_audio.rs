@@ -376,27 +376,23 @@ fn corrupt_model_file_is_refused_not_loaded() {
     let mut bytes = 0x6767_6d6cu32.to_le_bytes().to_vec();
     bytes.extend(std::iter::repeat_n(0xAB, 5000));
     std::fs::write(dir.path().join("ggml-tiny.en.bin"), &bytes).unwrap();
-    let run = dealerscope(&[
-        "analyze",
-        fixture("hello.wav").to_str().unwrap(),
-        "--model",
-        "tiny.en",
-        "--models-dir",
-        dir.path().to_str().unwrap(),
-    ]);
+    let analyze_with_that_model = || {
+        dealerscope(&[
+            "analyze",
+            fixture("hello.wav").to_str().unwrap(),
+            "--model",
+            "tiny.en",
+            "--models-dir",
+            dir.path().to_str().unwrap(),
+        ])
+    };
+    let run = analyze_with_that_model();
     assert_one_line_error(&run, "dealerscope models fetch tiny.en");
     assert!(run.stderr.contains("corrupt"), "{}", run.stderr);
     // A real model cut short (an interrupted copy): the validator finds the missing tensors.
     let real = std::fs::read(ready_models().join("ggml-tiny.en.bin")).unwrap();
     std::fs::write(dir.path().join("ggml-tiny.en.bin"), &real[..real.len() / 2]).unwrap();
-    let run = dealerscope(&[
-        "analyze",
-        fixture("hello.wav").to_str().unwrap(),
-        "--model",
-        "tiny.en",
-        "--models-dir",
-        dir.path().to_str().unwrap(),
-    ]);
+    let run = analyze_with_that_model();
     assert_one_line_error(&run, "past end of file");
     // A path that is not a model at all.
     let junk = dir.path().join("junk.bin");

@@ -2,7 +2,7 @@
 """Python onnxruntime on the same model and inputs as `examples/classifier_bench.rs`:
 tokenizer + encoder + heads, one intra-op thread, batch 1 and 32.
 
-    /tmp/clf/venv/bin/python pipelines/classifier/bench.py [N] [--models DIR]
+    target/clf/bin/python pipelines/classifier/bench.py [N] [--models DIR]
 """
 import argparse
 import json

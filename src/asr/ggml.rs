@@ -567,6 +567,33 @@ pub fn convert_ct2_whisper<W: Write>(
         Ok(())
     };
 
+    // the blocks encoder and decoder layers share: `s` is the CTranslate2 layer, `d` whisper.cpp's
+    let self_attention =
+        |e: &mut Emitter<'_, W>, s: &str, d: &str, max_kb: &mut f32| -> Result<(), GgmlError> {
+            norm(
+                e,
+                &format!("{s}/self_attention/layer_norm"),
+                &format!("{d}.attn_ln"),
+            )?;
+            fused(
+                e,
+                &format!("{s}/self_attention/linear_0"),
+                &format!("{d}.attn"),
+                &["query", "key", "value"],
+                max_kb,
+            )?;
+            linear(
+                e,
+                &format!("{s}/self_attention/linear_1"),
+                &format!("{d}.attn.out"),
+            )
+        };
+    let mlp = |e: &mut Emitter<'_, W>, s: &str, d: &str| -> Result<(), GgmlError> {
+        norm(e, &format!("{s}/ffn/layer_norm"), &format!("{d}.mlp_ln"))?;
+        linear(e, &format!("{s}/ffn/linear_0"), &format!("{d}.mlp.0"))?;
+        linear(e, &format!("{s}/ffn/linear_1"), &format!("{d}.mlp.2"))
+    };
+
     // encoder
     simple(
         &mut e,
@@ -590,30 +617,8 @@ pub fn convert_ct2_whisper<W: Write>(
     for l in 0..hp.n_audio_layer {
         let s = format!("encoder/layer_{l}");
         let d = format!("encoder.blocks.{l}");
-        norm(
-            &mut e,
-            &format!("{s}/self_attention/layer_norm"),
-            &format!("{d}.attn_ln"),
-        )?;
-        fused(
-            &mut e,
-            &format!("{s}/self_attention/linear_0"),
-            &format!("{d}.attn"),
-            &["query", "key", "value"],
-            &mut max_kb,
-        )?;
-        linear(
-            &mut e,
-            &format!("{s}/self_attention/linear_1"),
-            &format!("{d}.attn.out"),
-        )?;
-        norm(
-            &mut e,
-            &format!("{s}/ffn/layer_norm"),
-            &format!("{d}.mlp_ln"),
-        )?;
-        linear(&mut e, &format!("{s}/ffn/linear_0"), &format!("{d}.mlp.0"))?;
-        linear(&mut e, &format!("{s}/ffn/linear_1"), &format!("{d}.mlp.2"))?;
+        self_attention(&mut e, &s, &d, &mut max_kb)?;
+        mlp(&mut e, &s, &d)?;
     }
     norm(&mut e, "encoder/layer_norm", "encoder.ln_post")?;
 
@@ -631,23 +636,7 @@ pub fn convert_ct2_whisper<W: Write>(
     for l in 0..hp.n_text_layer {
         let s = format!("decoder/layer_{l}");
         let d = format!("decoder.blocks.{l}");
-        norm(
-            &mut e,
-            &format!("{s}/self_attention/layer_norm"),
-            &format!("{d}.attn_ln"),
-        )?;
-        fused(
-            &mut e,
-            &format!("{s}/self_attention/linear_0"),
-            &format!("{d}.attn"),
-            &["query", "key", "value"],
-            &mut max_kb,
-        )?;
-        linear(
-            &mut e,
-            &format!("{s}/self_attention/linear_1"),
-            &format!("{d}.attn.out"),
-        )?;
+        self_attention(&mut e, &s, &d, &mut max_kb)?;
         norm(
             &mut e,
             &format!("{s}/attention/layer_norm"),
@@ -670,13 +659,7 @@ pub fn convert_ct2_whisper<W: Write>(
             &format!("{s}/attention/linear_2"),
             &format!("{d}.cross_attn.out"),
         )?;
-        norm(
-            &mut e,
-            &format!("{s}/ffn/layer_norm"),
-            &format!("{d}.mlp_ln"),
-        )?;
-        linear(&mut e, &format!("{s}/ffn/linear_0"), &format!("{d}.mlp.0"))?;
-        linear(&mut e, &format!("{s}/ffn/linear_1"), &format!("{d}.mlp.2"))?;
+        mlp(&mut e, &s, &d)?;
     }
     norm(&mut e, "decoder/layer_norm", "decoder.ln")?;
 

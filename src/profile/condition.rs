@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::analysis::Metrics;
 use crate::config::Condition;
+use crate::pipeline::Context;
 
 /// What a condition is tested against. `E` is what evidence points at: a segment id within one
 /// conversation, or a (visit, segment) pair across a customer's conversations.
@@ -11,6 +12,17 @@ pub struct Facts<'a, E = usize> {
     pub present: &'a HashMap<String, Vec<E>>,
     pub metrics: &'a Metrics,
     pub duration_s: f64,
+}
+
+impl<'a> Facts<'a> {
+    /// One conversation's facts: `present` is [`Context::present`].
+    pub fn of(cx: &'a Context, present: &'a HashMap<String, Vec<usize>>) -> Self {
+        Facts {
+            present,
+            metrics: &cx.metrics,
+            duration_s: cx.conversation.duration_s(),
+        }
+    }
 }
 
 impl<E> Facts<'_, E> {

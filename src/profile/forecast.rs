@@ -123,11 +123,7 @@ impl Stage for ForecastStage {
 
     fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
         let present = cx.present();
-        let facts = Facts {
-            present: &present,
-            metrics: &cx.metrics,
-            duration_s: cx.conversation.duration_s(),
-        };
+        let facts = Facts::of(cx, &present);
         let rules = ForecastRules {
             section: &self.section,
             models: &self.models,

@@ -147,11 +147,7 @@ impl Stage for PriorityStage {
 
     fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
         let present = cx.present();
-        let facts = Facts {
-            present: &present,
-            metrics: &cx.metrics,
-            duration_s: cx.conversation.duration_s(),
-        };
+        let facts = Facts::of(cx, &present);
         let rules = PriorityRules {
             section: &self.section,
             next_actions: &self.next_actions,
