@@ -2,14 +2,25 @@
 //! then the pipeline's attributor, scored against known speakers.
 //!
 //! ```text
-//! cargo run --release --example asr_attribution -- synth [--model tiny.en] [--models-dir DIR] [--threads 2]
-//! cargo run --release --example asr_attribution -- spokenwoz [--model tiny.en] [--speech DIR] [--threads 2]
+//! cargo run --release --example asr_attribution -- synth [--model tiny.en] [--models-dir DIR] [--threads 2] [--no-split] [--no-voices]
+//! cargo run --release --example asr_attribution -- spokenwoz [--model tiny.en] [--speech DIR] [--threads 2] [--no-split] [--no-voices]
 //! ```
+//!
+//! `--cache DIR` keeps each recording's transcript (segments with word times) in DIR and reuses
+//! it on the next run, so attribution settings can be compared without transcribing again
+//! (the transcription time is then not measured).
+//!
+//! `--no-split` keeps Whisper's segments whole (no cut at pauses or channel changes between
+//! words); `--no-voices` turns voice clustering off (`voices = false`): together they give the
+//! baseline before both. Each run also prints the time spent transcribing and the time spent
+//! splitting and embedding voices.
 //!
 //! `synth`: showroom dialogues written for this tool (below), each line spoken by espeak-ng with
 //! one voice per side (a different pair per dialogue), trimmed of espeak's own leading and
-//! trailing silence and joined with the pauses given, as one mono 16 kHz recording. Score: the share of transcribed segments whose label is the role of
-//! the line they overlap most. Needs `espeak-ng` on PATH.
+//! trailing silence and joined with the pauses given, as one mono 16 kHz recording. Score: the
+//! share of transcribed segments whose label is the role of the line they overlap most, and
+//! the share of transcribed time whose label is right (comparable whether segments are split
+//! or not). Needs `espeak-ng` on PATH.
 //!
 //! `spokenwoz`: the real two-speaker phone calls in `shared/external/speech/spokenwoz_sample`
 //! (speaker A = the caller, B = the agent; word times in `text/`). Each call is attributed twice:
@@ -30,7 +41,8 @@ use anyhow::{bail, Context, Result};
 use dealerscope::asr::attribution::{Attributor, SALESPERSON};
 use dealerscope::asr::audio::{self, ChannelEnergy, WHISPER_RATE};
 use dealerscope::asr::models;
-use dealerscope::asr::transcribe::{DecodeOptions, Engine, Segment};
+use dealerscope::asr::transcribe::{DecodeOptions, Engine, Segment, Word};
+use dealerscope::asr::voice::VoiceEncoder;
 use dealerscope::config::PipelineConfig;
 use dealerscope::conversation::Language;
 
@@ -197,10 +209,15 @@ fn main() -> Result<()> {
     let mut models_dir: Option<PathBuf> = None;
     let mut speech = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/external/speech");
     let mut threads: u16 = 2;
+    let (mut split, mut voices) = (true, true);
+    let mut cache: Option<PathBuf> = None;
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         let mut value = || it.next().with_context(|| format!("{a} needs a value"));
         match a.as_str() {
+            "--no-split" => split = false,
+            "--cache" => cache = Some(PathBuf::from(value()?)),
+            "--no-voices" => voices = false,
             "--model" => model = value()?.clone(),
             "--models-dir" => models_dir = Some(value()?.into()),
             "--speech" => speech = value()?.into(),
@@ -211,8 +228,24 @@ fn main() -> Result<()> {
     let config = PipelineConfig::load(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/dealership.toml"),
     )?;
-    let attributor = Attributor::new(&config.asr.attribution);
+    let mut settings = config.asr.attribution.clone();
+    settings.voices &= voices;
+    if !split {
+        settings.split_pause_s = f64::INFINITY;
+    }
+    let attributor = Attributor::new(&settings);
     let dir = models::models_dir(models_dir.as_deref())?;
+    let encoder = if settings.voices {
+        Some(VoiceEncoder::load(&models::ensure("voice", &dir)?)?)
+    } else {
+        None
+    };
+    let tools = Tools {
+        attributor,
+        encoder,
+        split,
+        cache: cache.map(|c| c.join(&model)),
+    };
     whisper_rs::install_logging_hooks();
     let engine = Engine::load(
         &models::ensure(&model, &dir)?,
@@ -225,11 +258,147 @@ fn main() -> Result<()> {
         ..DecodeOptions::default()
     };
     match mode {
-        "synth" => synth(&engine, &opts, &attributor),
-        "spokenwoz" => spokenwoz(&engine, &opts, &attributor, &speech),
+        "synth" => synth(&engine, &opts, &tools),
+        "spokenwoz" => spokenwoz(&engine, &opts, &tools, &speech),
         _ => bail!(
             "usage: asr_attribution synth|spokenwoz [--model M] [--models-dir D] [--speech D]"
         ),
+    }
+}
+
+struct Tools {
+    attributor: Attributor,
+    encoder: Option<VoiceEncoder>,
+    split: bool,
+    cache: Option<PathBuf>,
+}
+
+fn segments_to_json(segments: &[Segment]) -> serde_json::Value {
+    let words = |s: &Segment| -> Vec<serde_json::Value> {
+        s.words
+            .iter()
+            .map(|w| serde_json::json!({"start": w.start, "end": w.end, "text": w.text}))
+            .collect()
+    };
+    segments
+        .iter()
+        .map(|s| {
+            serde_json::json!({"start": s.start, "end": s.end, "text": s.text,
+                "pause_before": s.pause_before, "words": words(s)})
+        })
+        .collect()
+}
+
+fn segments_from_json(v: &serde_json::Value) -> Option<Vec<Segment>> {
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64();
+    v.as_array()?
+        .iter()
+        .map(|s| {
+            Some(Segment {
+                start: f(s, "start")?,
+                end: f(s, "end")?,
+                text: s["text"].as_str()?.to_string(),
+                pause_before: f(s, "pause_before")?,
+                words: s["words"]
+                    .as_array()?
+                    .iter()
+                    .map(|w| {
+                        Some(Word {
+                            start: f(w, "start")?,
+                            end: f(w, "end")?,
+                            text: w["text"].as_str()?.to_string(),
+                        })
+                    })
+                    .collect::<Option<_>>()?,
+            })
+        })
+        .collect()
+}
+
+/// Time spent transcribing and time spent splitting and embedding, over a run.
+#[derive(Default)]
+struct Clock {
+    audio: f64,
+    transcribe: f64,
+    embed: f64,
+}
+
+impl Clock {
+    fn report(&self) {
+        if self.transcribe == 0.0 {
+            println!(
+                "split + voice embedding {:.2} s (transcripts from the cache)",
+                self.embed
+            );
+            return;
+        }
+        println!(
+            "audio {:.1} s; transcription {:.1} s; split + voice embedding {:.2} s ({:.1} % of transcription)",
+            self.audio,
+            self.transcribe,
+            self.embed,
+            100.0 * self.embed / self.transcribe.max(1e-9)
+        );
+    }
+}
+
+impl Tools {
+    fn transcribe(
+        &self,
+        engine: &Engine,
+        opts: &DecodeOptions,
+        samples: &[f32],
+        clock: &mut Clock,
+        key: &str,
+    ) -> Result<Vec<Segment>> {
+        let cached = self.cache.as_ref().map(|c| c.join(format!("{key}.json")));
+        if let Some(p) = cached.as_ref().filter(|p| p.is_file()) {
+            let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p)?)?;
+            return segments_from_json(&v).with_context(|| format!("bad cache {}", p.display()));
+        }
+        let started = std::time::Instant::now();
+        let t = engine.transcribe(samples, opts)?;
+        clock.transcribe += started.elapsed().as_secs_f64();
+        clock.audio += samples.len() as f64 / f64::from(WHISPER_RATE);
+        if let Some(p) = cached {
+            std::fs::create_dir_all(p.parent().context("cache dir")?)?;
+            std::fs::write(&p, segments_to_json(&t.segments).to_string())?;
+        }
+        Ok(t.segments)
+    }
+
+    /// Splits, embeds and attributes, timing the first two. Returns the (split) segments and
+    /// their labels.
+    fn label(
+        &self,
+        segments: Vec<Segment>,
+        samples: &[f32],
+        energy: Option<&ChannelEnergy>,
+        clock: &mut Clock,
+    ) -> (Vec<Segment>, Vec<String>) {
+        let started = std::time::Instant::now();
+        let (segments, voices) = if self.split {
+            self.attributor
+                .split_and_embed(segments, energy, self.encoder.as_ref(), samples, 0.0)
+        } else {
+            let voices = match &self.encoder {
+                Some(enc) => {
+                    let spans: Vec<(f64, f64)> =
+                        segments.iter().map(|s| (s.start, s.end)).collect();
+                    enc.embed_spans(samples, &spans)
+                }
+                None => vec![None; segments.len()],
+            };
+            (segments, voices)
+        };
+        clock.embed += started.elapsed().as_secs_f64();
+        let labels = self
+            .attributor
+            .attribute(&segments, energy, Some(&voices[..]))
+            .into_iter()
+            .map(|r| r.speaker)
+            .collect();
+        (segments, labels)
     }
 }
 
@@ -252,12 +421,14 @@ fn speak(voice: &str, text: &str, tmp: &Path) -> Result<Vec<f32>> {
     Ok(samples[a..b].to_vec())
 }
 
-fn synth(engine: &Engine, opts: &DecodeOptions, attributor: &Attributor) -> Result<()> {
+fn synth(engine: &Engine, opts: &DecodeOptions, tools: &Tools) -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let rate = f64::from(WHISPER_RATE);
     let (mut right, mut total, mut lines_total, mut mixed_segments) = (0, 0, 0, 0);
-    println!("| dialogue | voices (sales / customer) | lines | turn changes | segments | role right | accuracy |");
-    println!("|---|---|---|---|---|---|---|");
+    let (mut time_right, mut time_total) = (0.0, 0.0);
+    let mut clock = Clock::default();
+    println!("| dialogue | voices (sales / customer) | lines | turn changes | segments | role right | accuracy | time right |");
+    println!("|---|---|---|---|---|---|---|---|");
     for (n, (sales_voice, customer_voice, lines)) in DIALOGUES.iter().enumerate() {
         let mut samples: Vec<f32> = Vec::new();
         let mut spans: Vec<(f64, f64, Role)> = Vec::new();
@@ -273,10 +444,11 @@ fn synth(engine: &Engine, opts: &DecodeOptions, attributor: &Attributor) -> Resu
             spans.push((start, samples.len() as f64 / rate, role));
         }
         samples.extend(std::iter::repeat_n(0.0, WHISPER_RATE as usize));
-        let t = engine.transcribe(&samples, opts)?;
-        let turns = attributor.attribute(&t.segments, None);
+        let whole = tools.transcribe(engine, opts, &samples, &mut clock, &format!("synth-{}", n + 1))?;
+        let (segments, labels) = tools.label(whole, &samples, None, &mut clock);
         let mut ok = 0;
-        for (seg, turn) in t.segments.iter().zip(&turns) {
+        let (mut secs_ok, mut secs) = (0.0, 0.0);
+        for (seg, label) in segments.iter().zip(&labels) {
             let overlap =
                 |&(a, b, _): &(f64, f64, Role)| (seg.end.min(b) - seg.start.max(a)).max(0.0);
             let Some(best) = spans
@@ -289,32 +461,40 @@ fn synth(engine: &Engine, opts: &DecodeOptions, attributor: &Attributor) -> Resu
             let by_role = |r: Role| -> f64 { spans.iter().filter(|s| s.2 == r).map(overlap).sum() };
             let (sales, customer) = (by_role(S), by_role(C));
             mixed_segments += usize::from(sales.min(customer) > 0.2 * (sales + customer));
-            let said = if turn.speaker == SALESPERSON { S } else { C };
+            let said = if label == SALESPERSON { S } else { C };
             ok += usize::from(said == best.2);
+            // Time: the part of the segment inside lines of the role it was given.
+            secs_ok += by_role(said);
+            secs += sales + customer;
             if std::env::var_os("ASR_EVAL_SHOW").is_some() {
                 println!(
-                    "|   | {:.1}-{:.1} | ref {:?} | got {said:?} | {} |",
+                    "|   | {:.1}-{:.1} | ref {:?} | got {label} | {} |",
                     seg.start, seg.end, best.2, seg.text
                 );
             }
         }
         let changes = lines.windows(2).filter(|w| w[0].0 != w[1].0).count();
         println!(
-            "| {} | {sales_voice} / {customer_voice} | {} | {changes} | {} | {ok} | {:.0} % |",
+            "| {} | {sales_voice} / {customer_voice} | {} | {changes} | {} | {ok} | {:.0} % | {:.0} % |",
             n + 1,
             lines.len(),
-            t.segments.len(),
-            100.0 * ok as f64 / t.segments.len().max(1) as f64
+            segments.len(),
+            100.0 * ok as f64 / segments.len().max(1) as f64,
+            100.0 * secs_ok / secs.max(1e-9)
         );
         right += ok;
-        total += t.segments.len();
+        total += segments.len();
         lines_total += lines.len();
+        time_right += secs_ok;
+        time_total += secs;
     }
     println!(
-        "| all | | {lines_total} | | {total} | {right} | {:.1} % |",
-        100.0 * right as f64 / total.max(1) as f64
+        "| all | | {lines_total} | | {total} | {right} | {:.1} % | {:.1} % |",
+        100.0 * right as f64 / total.max(1) as f64,
+        100.0 * time_right / time_total.max(1e-9)
     );
     println!("segments spanning two speakers' lines (cannot be right): {mixed_segments}");
+    clock.report();
     Ok(())
 }
 
@@ -390,12 +570,7 @@ fn score(words: &[serde_json::Value], segments: &[Segment], sales: &[bool], secs
     out
 }
 
-fn spokenwoz(
-    engine: &Engine,
-    opts: &DecodeOptions,
-    attributor: &Attributor,
-    speech: &Path,
-) -> Result<()> {
+fn spokenwoz(engine: &Engine, opts: &DecodeOptions, tools: &Tools, speech: &Path) -> Result<()> {
     let woz = speech.join("spokenwoz_sample");
     let mut ids: Vec<String> = std::fs::read_dir(woz.join("audio"))
         .with_context(|| format!("reading {}", woz.display()))?
@@ -405,30 +580,27 @@ fn spokenwoz(
     println!("| call | audio s | segments | DER mono | role error mono | DER stereo | role error stereo |");
     println!("|---|---|---|---|---|---|---|");
     let (mut mono_all, mut stereo_all) = (Frames::default(), Frames::default());
+    let mut clock = Clock::default();
     for id in ids {
         let words: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(
             woz.join("text").join(format!("{id}.json")),
         )?)?;
         let a = audio::load(&woz.join("audio").join(format!("{id}.wav")), 14_400)?;
-        let t = engine.transcribe(&a.samples, opts)?;
-        let labels = |energy: Option<&ChannelEnergy>| -> Vec<bool> {
-            attributor
-                .attribute(&t.segments, energy)
-                .iter()
-                .map(|r| r.speaker == SALESPERSON)
-                .collect()
+        let sales = |labels: Vec<String>| -> Vec<bool> {
+            labels.iter().map(|l| l == SALESPERSON).collect()
         };
-        let mono = score(&words, &t.segments, &labels(None), a.duration_secs());
-        let stereo = score(
-            &words,
-            &t.segments,
-            &labels(a.energy.as_ref()),
-            a.duration_secs(),
-        );
+        let whole = tools.transcribe(engine, opts, &a.samples, &mut clock, &format!("spokenwoz-{id}"))?;
+        // Split and embedded twice (the split depends on the channels); the clock counts the
+        // mono run only, which is what a single recording costs.
+        let (mono_segs, mono_labels) = tools.label(whole.clone(), &a.samples, None, &mut clock);
+        let mono = score(&words, &mono_segs, &sales(mono_labels), a.duration_secs());
+        let (st_segs, st_labels) =
+            tools.label(whole, &a.samples, a.energy.as_ref(), &mut Clock::default());
+        let stereo = score(&words, &st_segs, &sales(st_labels), a.duration_secs());
         println!(
             "| {id} | {:.1} | {} | {:.1} % | {:.1} % | {:.1} % | {:.1} % |",
             a.duration_secs(),
-            t.segments.len(),
+            mono_segs.len(),
             mono.der(),
             mono.role_error(),
             stereo.der(),
@@ -456,5 +628,6 @@ fn spokenwoz(
     );
     println!("mono:   {}", parts(&mono_all));
     println!("stereo: {}", parts(&stereo_all));
+    clock.report();
     Ok(())
 }

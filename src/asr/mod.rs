@@ -9,18 +9,24 @@
 //! | [`models`] | the models directory and the catalogue (`dealerscope models fetch/list`) |
 //! | [`audio`] | streaming decoding (WAV, MP3, FLAC, Ogg Vorbis, AAC/M4A) to 16 kHz mono, channel energy |
 //! | [`transcribe`] | Whisper through whisper-rs, VAD, language choice, hallucination filter |
-//! | [`attribution`] | salesperson / customer labels for the transcribed segments |
+//! | [`torch_legacy`] | reader for PyTorch's legacy `torch.save` files (the speaker encoder's weights) |
+//! | [`voice`] | GE2E speaker embeddings of speech spans (pure Rust inference) |
+//! | [`cluster`] | agglomerative clustering of voice embeddings into speakers |
+//! | [`attribution`] | salesperson / customer / companion labels for the transcribed segments |
 //! | [`stage`] | the `transcribe` pipeline stage |
 
 pub mod attribution;
 pub mod audio;
+pub mod cluster;
 pub mod ct2;
 pub mod fetch;
 pub mod ggml;
 pub mod models;
 pub mod stage;
+pub mod torch_legacy;
 pub mod transcribe;
 pub mod vad;
+pub mod voice;
 
 /// Everything that can stop an audio source from becoming turns. Messages are one line and
 /// name the file or the command that fixes them.

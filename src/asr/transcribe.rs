@@ -68,6 +68,19 @@ pub struct Segment {
     /// Silence before this segment, in seconds. With VAD, measured between speech spans
     /// (Whisper's own timestamps run on without gaps); without, from the timestamps.
     pub pause_before: f64,
+    /// The segment's words with their times (Whisper's token timestamps), in order; their
+    /// texts concatenated give `text` (before trimming). Empty when unknown.
+    pub words: Vec<Word>,
+}
+
+/// One word (English: a space-led run of tokens; Mandarin: one token's characters) and where
+/// it was said, on the recording's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    pub start: f64,
+    pub end: f64,
+    /// With its leading space, if any.
+    pub text: String,
 }
 
 #[derive(Debug, Clone)]
@@ -219,6 +232,8 @@ impl Engine {
         params.set_print_special(false);
         params.set_print_timestamps(false);
         params.set_suppress_nst(true);
+        // Word times let attribution split a segment where the speaker changes inside it.
+        params.set_token_timestamps(true);
         params.set_language(Some(language.code()));
         params.set_temperature_inc(match opts.max_fallbacks {
             0 => 0.0,
@@ -254,6 +269,12 @@ impl Engine {
                 seg.end_timestamp() as f64 / 100.0,
             );
             let (start, end) = (map.to_original(a), map.to_original(b.max(a)));
+            let mut words = self.words(&seg, &map);
+            if language == Language::Zh {
+                words
+                    .iter_mut()
+                    .for_each(|w| w.text = fast2s::convert(&w.text));
+            }
             let span = map.dominant_span(a, b.max(a));
             let pause_before = match (prev_span, segments.last()) {
                 (Some(p), _) if span > p => map.silence_between(p, span),
@@ -266,6 +287,7 @@ impl Engine {
                 end,
                 text,
                 pause_before,
+                words,
             });
         }
         Ok(Transcript {
@@ -273,6 +295,62 @@ impl Engine {
             language,
             dropped,
         })
+    }
+}
+
+impl Engine {
+    /// A segment's words, from its text tokens (timestamp and other special tokens skipped).
+    /// Tokens are byte pieces: a word ends before a token that starts with a space, or after
+    /// a token that completes a Chinese character (so a character split over two tokens
+    /// stays whole).
+    fn words(&self, seg: &whisper_rs::WhisperSegment<'_>, map: &TimeMap) -> Vec<Word> {
+        let eot = self.ctx.token_eot();
+        let mut words: Vec<Word> = Vec::new();
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut span = (0i64, 0i64);
+        let flush = |bytes: &mut Vec<u8>, span: (i64, i64), words: &mut Vec<Word>| {
+            if bytes.is_empty() {
+                return;
+            }
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            bytes.clear();
+            let (a, b) = (span.0 as f64 / 100.0, span.1.max(span.0) as f64 / 100.0);
+            words.push(Word {
+                start: map.to_original(a),
+                end: map.to_original(b),
+                text,
+            });
+        };
+        for i in 0..seg.n_tokens() {
+            let Some(token) = seg.get_token(i) else {
+                continue;
+            };
+            if token.token_id() >= eot {
+                continue;
+            }
+            let Ok(piece) = token.to_bytes() else {
+                continue;
+            };
+            let data = token.token_data();
+            if piece.first() == Some(&b' ') {
+                flush(&mut bytes, span, &mut words);
+            }
+            if bytes.is_empty() {
+                span = (data.t0, data.t1);
+            }
+            span.1 = span.1.max(data.t1);
+            bytes.extend_from_slice(piece);
+            let cjk_done = std::str::from_utf8(&bytes).is_ok_and(|t| {
+                t.chars().last().is_some_and(|c| {
+                    crate::conversation::is_cjk(c) || (!c.is_ascii() && !c.is_alphanumeric())
+                })
+            });
+            if cjk_done {
+                flush(&mut bytes, span, &mut words);
+            }
+        }
+        flush(&mut bytes, span, &mut words);
+        words
     }
 }
 

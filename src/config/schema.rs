@@ -504,6 +504,25 @@ pub struct AttributionSection {
     /// Phrases that mark the customer (needs, budget, objections).
     #[serde(default)]
     pub customer_cues: Vec<String>,
+    /// A silence at least this long (seconds) between two words splits a Whisper segment in
+    /// two, so a turn change inside a segment can be attributed.
+    #[serde(default = "default_split_pause")]
+    pub split_pause_s: f64,
+    /// Cluster the segments by voice (speaker embeddings, model `voice`).
+    #[serde(default = "default_true")]
+    pub voices: bool,
+    /// Most voices to look for: 2 (salesperson, customer) or 3 (and a companion).
+    #[serde(default = "default_max_speakers")]
+    pub max_speakers: usize,
+    /// Two voice clusters at least this similar (cosine of their mean embeddings) are one voice.
+    #[serde(default = "default_same_voice")]
+    pub same_voice_similarity: f32,
+    /// A third cluster is a companion only if all three are less similar than this…
+    #[serde(default = "default_companion_similarity")]
+    pub companion_max_similarity: f32,
+    /// …and it holds at least this share of the speech (0..1).
+    #[serde(default = "default_companion_share")]
+    pub companion_min_share: f64,
 }
 
 impl Default for AttributionSection {
@@ -513,6 +532,12 @@ impl Default for AttributionSection {
             channel_ratio: default_channel_ratio(),
             salesperson_cues: Vec::new(),
             customer_cues: Vec::new(),
+            split_pause_s: default_split_pause(),
+            voices: true,
+            max_speakers: default_max_speakers(),
+            same_voice_similarity: default_same_voice(),
+            companion_max_similarity: default_companion_similarity(),
+            companion_min_share: default_companion_share(),
         }
     }
 }
@@ -537,6 +562,21 @@ fn default_pause() -> f64 {
 }
 fn default_channel_ratio() -> f64 {
     2.0
+}
+fn default_split_pause() -> f64 {
+    0.3
+}
+fn default_max_speakers() -> usize {
+    2
+}
+fn default_same_voice() -> f32 {
+    0.85
+}
+fn default_companion_similarity() -> f32 {
+    0.6
+}
+fn default_companion_share() -> f64 {
+    0.15
 }
 
 /// `[classifier]`: the utterance classifier stage and how its scores combine with the rules

@@ -325,6 +325,31 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
             "pause_s must be positive and channel_ratio above 1".into(),
         );
     }
+    if !(att.split_pause_s.is_finite() && att.split_pause_s > 0.0) {
+        return invalid(
+            at("asr.attribution.split_pause_s".into()),
+            "must be a positive number of seconds".into(),
+        );
+    }
+    if !(2..=3).contains(&att.max_speakers) {
+        return invalid(
+            at("asr.attribution.max_speakers".into()),
+            "must be 2 or 3".into(),
+        );
+    }
+    let similarity = |v: f32| v.is_finite() && v > 0.0 && v <= 1.0;
+    if !similarity(att.same_voice_similarity) || !similarity(att.companion_max_similarity) {
+        return invalid(
+            at("asr.attribution".into()),
+            "same_voice_similarity and companion_max_similarity must be in (0, 1]".into(),
+        );
+    }
+    if !(att.companion_min_share.is_finite() && (0.0..1.0).contains(&att.companion_min_share)) {
+        return invalid(
+            at("asr.attribution.companion_min_share".into()),
+            "must be in [0, 1)".into(),
+        );
+    }
     validate_classifier(c)
 }
 
