@@ -392,6 +392,13 @@ impl Tools {
             (segments, voices)
         };
         clock.embed += started.elapsed().as_secs_f64();
+        if self.encoder.is_some() {
+            let c = self.attributor.voices_found(&segments, &voices);
+            println!(
+                "|   | voices found {}, similarity of the last two clusters {:?} |",
+                c.speakers, c.similarity
+            );
+        }
         let labels = self
             .attributor
             .attribute(&segments, energy, Some(&voices[..]))
@@ -444,7 +451,13 @@ fn synth(engine: &Engine, opts: &DecodeOptions, tools: &Tools) -> Result<()> {
             spans.push((start, samples.len() as f64 / rate, role));
         }
         samples.extend(std::iter::repeat_n(0.0, WHISPER_RATE as usize));
-        let whole = tools.transcribe(engine, opts, &samples, &mut clock, &format!("synth-{}", n + 1))?;
+        let whole = tools.transcribe(
+            engine,
+            opts,
+            &samples,
+            &mut clock,
+            &format!("synth-{}", n + 1),
+        )?;
         let (segments, labels) = tools.label(whole, &samples, None, &mut clock);
         let mut ok = 0;
         let (mut secs_ok, mut secs) = (0.0, 0.0);
@@ -589,7 +602,13 @@ fn spokenwoz(engine: &Engine, opts: &DecodeOptions, tools: &Tools, speech: &Path
         let sales = |labels: Vec<String>| -> Vec<bool> {
             labels.iter().map(|l| l == SALESPERSON).collect()
         };
-        let whole = tools.transcribe(engine, opts, &a.samples, &mut clock, &format!("spokenwoz-{id}"))?;
+        let whole = tools.transcribe(
+            engine,
+            opts,
+            &a.samples,
+            &mut clock,
+            &format!("spokenwoz-{id}"),
+        )?;
         // Split and embedded twice (the split depends on the channels); the clock counts the
         // mono run only, which is what a single recording costs.
         let (mono_segs, mono_labels) = tools.label(whole.clone(), &a.samples, None, &mut clock);

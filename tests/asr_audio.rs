@@ -494,9 +494,10 @@ fn two_voices_are_told_apart_by_voice() {
 /// attribution section); the lexical baseline alone gets far less on it.
 const VOICE_FLOOR: f64 = 0.9;
 
-/// The number of voices found: one voice stays one speaker, two are two.
+/// One voice speaking several sentences with pauses is found to be one voice, not split into
+/// a salesperson and a customer by voice.
 #[test]
-fn one_voice_is_one_speaker_two_are_two() {
+fn one_voice_stays_one_speaker() {
     let dir = ready_models();
     whisper_rs::install_logging_hooks();
     let engine = Engine::load(
@@ -512,16 +513,12 @@ fn one_voice_is_one_speaker_two_are_two() {
         language: Some(Language::En),
         ..DecodeOptions::default()
     };
-    for (file, voices) in [("voices-monologue.mp3", 1), ("voices-dialogue.mp3", 2)] {
-        let a = audio::load(&fixture(file), 60).unwrap();
-        let t = engine.transcribe(&a.samples, &opts).expect("transcribe");
-        let (pieces, embeddings) =
-            attributor.split_and_embed(t.segments, None, Some(&encoder), &a.samples, 0.0);
-        assert!(pieces.len() >= 4, "{file}: {pieces:?}");
-        assert_eq!(
-            attributor.voices_found(&pieces, &embeddings),
-            voices,
-            "{file}"
-        );
-    }
+    let a = audio::load(&fixture("voices-monologue.mp3"), 60).unwrap();
+    let t = engine.transcribe(&a.samples, &opts).expect("transcribe");
+    let (pieces, embeddings) =
+        attributor.split_and_embed(t.segments, None, Some(&encoder), &a.samples, 0.0);
+    assert!(pieces.len() >= 4, "{pieces:?}");
+    assert!(embeddings.iter().flatten().count() >= 4, "{pieces:?}");
+    let found = attributor.voices_found(&pieces, &embeddings);
+    assert_eq!(found.speakers, 1, "{found:?}");
 }

@@ -252,6 +252,57 @@ fn asr_section_is_set_once_and_checked() {
 }
 
 #[test]
+fn attribution_settings_are_checked() {
+    let shipped = root().join("pipelines");
+    for (setting, entry) in [
+        ("max_speakers = 4", "asr.attribution.max_speakers"),
+        ("split_pause_s = 0.0", "asr.attribution.split_pause_s"),
+        ("same_voice_similarity = 1.5", "asr.attribution"),
+        (
+            "companion_min_share = 1.0",
+            "asr.attribution.companion_min_share",
+        ),
+    ] {
+        // The shipped pipeline with one line of asr.toml changed: a copy of asr.toml in a
+        // temporary directory, every other include by its absolute path.
+        let dir = tempfile::tempdir().unwrap();
+        let key = setting.split(' ').next().unwrap();
+        let asr = std::fs::read_to_string(shipped.join("asr.toml")).unwrap();
+        let edited: Vec<String> = asr
+            .lines()
+            .map(|l| {
+                if l.starts_with(&format!("{key} =")) {
+                    setting.to_string()
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        assert!(edited.iter().any(|l| l == setting), "{key} is in asr.toml");
+        std::fs::write(dir.path().join("asr.toml"), edited.join("\n")).unwrap();
+        let mut top = std::fs::read_to_string(shipped.join("dealership.toml")).unwrap();
+        for include in [
+            "taxonomy.toml",
+            "gazetteers/vehicles.toml",
+            "gazetteers/colors.toml",
+            "gazetteers/features.toml",
+            "gazetteers/dealers.toml",
+            "lexicon/en.toml",
+            "lexicon/zh.toml",
+            "profile.toml",
+            "classifier.toml",
+        ] {
+            let abs = shipped.join(include).display().to_string();
+            top = top.replace(&format!("{include:?}"), &format!("{abs:?}"));
+        }
+        let path = dir.path().join("dealership.toml");
+        std::fs::write(&path, top).unwrap();
+        let err = PipelineConfig::load(&path).expect_err(setting).to_string();
+        assert!(err.contains(entry), "{setting}: {err}");
+    }
+}
+
+#[test]
 fn profile_section_is_set_once() {
     let e = load_error("[profile]\ngone_quiet_days = 30\n");
     assert!(e.contains("`profile` is set again"), "{e}");

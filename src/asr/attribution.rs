@@ -163,7 +163,8 @@ impl Attributor {
 
     /// Cuts segments between words where the speaker may change: a silence of at least
     /// `split_pause_s`, or (two channels) a change of the louder channel. Every piece keeps
-    /// some words; segments without word times stay whole.
+    /// some words and at least [`MIN_PIECE_S`] of speech; segments without word times stay
+    /// whole.
     pub fn split(&self, segments: Vec<Segment>, energy: Option<&ChannelEnergy>) -> Vec<Segment> {
         let energy = energy.filter(|e| e.channels.len() == 2);
         let mut out = Vec::with_capacity(segments.len());
@@ -183,8 +184,14 @@ impl Attributor {
                 last_channel = channels[i - 1].or(last_channel);
                 let pause = words[i].start - words[i - 1].end >= self.split_pause_s;
                 let switch = matches!((last_channel, channels[i]), (Some(a), Some(b)) if a != b);
-                let text = |ws: &[super::transcribe::Word]| ws.iter().any(|w| has_words(&w.text));
-                if (pause || switch) && text(&words[piece_from..i]) && text(&words[i..]) {
+                // Both pieces must hold words and enough speech for a voice embedding: a
+                // shorter piece is more often a mistimed word than a turn.
+                let piece = |ws: &[super::transcribe::Word]| {
+                    ws.iter().any(|w| has_words(&w.text))
+                        && ws.last().map_or(0.0, |l| l.end) - ws.first().map_or(0.0, |f| f.start)
+                            >= MIN_PIECE_S
+                };
+                if (pause || switch) && piece(&words[piece_from..i]) && piece(&words[i..]) {
                     cuts.push(i);
                     piece_from = i;
                 }
@@ -198,15 +205,14 @@ impl Attributor {
                 .chain(std::iter::once(words.len()))
                 .collect();
             let last = bounds.len() - 2;
+            // Pieces tile the segment, meeting halfway between the words either side of a
+            // cut: Whisper's word times are too rough to trust the gap itself.
+            let meet = |i: usize| (words[i - 1].end + words[i].start) / 2.0;
             for (k, w) in bounds.windows(2).enumerate() {
                 let piece = &words[w[0]..w[1]];
                 out.push(Segment {
-                    start: if k == 0 { seg.start } else { piece[0].start },
-                    end: if k == last {
-                        seg.end
-                    } else {
-                        piece[piece.len() - 1].end
-                    },
+                    start: if k == 0 { seg.start } else { meet(w[0]) },
+                    end: if k == last { seg.end } else { meet(w[1]) },
                     text: piece
                         .iter()
                         .map(|w| w.text.as_str())
@@ -331,10 +337,14 @@ impl Attributor {
         sides
     }
 
-    /// How many voices the segments' embeddings hold (0 when none could be embedded).
-    pub fn voices_found(&self, segments: &[Segment], voices: &[Option<Vec<f32>>]) -> usize {
+    /// The voice clusters of the segments' embeddings (`speakers` = voices found).
+    pub fn voices_found(
+        &self,
+        segments: &[Segment],
+        voices: &[Option<Vec<f32>>],
+    ) -> cluster::Clustering {
         let weights: Vec<f64> = segments.iter().map(|s| s.end - s.start).collect();
-        cluster::cluster(voices, &weights, &self.clustering).speakers
+        cluster::cluster(voices, &weights, &self.clustering)
     }
 
     /// Per segment, the side of its voice cluster; `None` overall when fewer than two voices
@@ -344,9 +354,12 @@ impl Attributor {
         segments: &[Segment],
         voices: &[Option<Vec<f32>>],
     ) -> Option<Vec<Option<Side>>> {
-        let weights: Vec<f64> = segments.iter().map(|s| s.end - s.start).collect();
-        let c = cluster::cluster(voices, &weights, &self.clustering);
-        tracing::debug!(voices = c.speakers, "voice clusters");
+        let c = self.voices_found(segments, voices);
+        tracing::debug!(
+            voices = c.speakers,
+            similarity = c.similarity,
+            "voice clusters"
+        );
         if c.speakers < 2 {
             return None;
         }
@@ -378,6 +391,9 @@ impl Attributor {
         Some(loud.iter().map(|c| c.map(|ch| names[ch])).collect())
     }
 }
+
+/// The shortest piece a segment is split into (seconds).
+const MIN_PIECE_S: f64 = 1.0;
 
 /// A voice cluster with less speech than this share is an outlier while clustering (a cough,
 /// a word of a passer-by), merged into a voice before voices are counted.
@@ -525,13 +541,13 @@ mod tests {
             (0.6, 0.9, " like"),
             (0.9, 1.5, " coffee?"),
             (2.0, 2.4, " Yes"),
-            (2.4, 2.8, " please."),
+            (2.4, 3.0, " please."),
         ]);
         let pieces = a.split(vec![segment], None);
         let texts: Vec<&str> = pieces.iter().map(|p| p.text.as_str()).collect();
         assert_eq!(texts, ["Would you like coffee?", "Yes please."]);
-        assert_eq!((pieces[0].start, pieces[0].end), (0.0, 1.5));
-        assert_eq!((pieces[1].start, pieces[1].end), (2.0, 2.8));
+        assert_eq!((pieces[0].start, pieces[0].end), (0.0, 1.75));
+        assert_eq!((pieces[1].start, pieces[1].end), (1.75, 3.0));
         assert_eq!(
             pieces[0].pause_before, 0.4,
             "the segment's own pause is kept"
@@ -542,27 +558,30 @@ mod tests {
         assert_eq!(a.split(vec![close.clone()], None), vec![close]);
         let bare = seg(0.0, 3.0, "No word times.");
         assert_eq!(a.split(vec![bare.clone()], None), vec![bare]);
-        // A pause before punctuation alone does not make a piece without words.
-        let dangling = worded(&[(0.0, 0.5, " Okay"), (1.5, 1.6, ".")]);
+        // A pause before punctuation alone does not make a piece without words, nor does one
+        // before a single short word.
+        let dangling = worded(&[(0.0, 1.5, " Okay"), (2.5, 3.6, ".")]);
         assert_eq!(a.split(vec![dangling], None).len(), 1);
+        let short = worded(&[(0.0, 1.5, " Take your time"), (2.0, 2.3, " too.")]);
+        assert_eq!(a.split(vec![short], None).len(), 1);
     }
 
     #[test]
     fn stereo_segments_split_where_the_louder_channel_changes() {
         let a = Attributor::new(&cfg());
-        // Left speaks 0-1 s, right 1-2 s, with no pause between them.
-        let mut left = vec![0.0f32; 200];
-        let mut right = vec![0.0f32; 200];
-        left[..100].fill(0.1);
-        right[100..].fill(0.1);
+        // Left speaks 0-1.5 s, right 1.5-3 s, with no pause between them.
+        let mut left = vec![0.0f32; 300];
+        let mut right = vec![0.0f32; 300];
+        left[..150].fill(0.1);
+        right[150..].fill(0.1);
         let energy = ChannelEnergy {
             channels: vec![left, right],
         };
         let segment = worded(&[
-            (0.0, 0.5, " Here"),
-            (0.5, 1.0, " you go."),
-            (1.0, 1.5, " Thank"),
-            (1.5, 2.0, " you."),
+            (0.0, 0.7, " Here"),
+            (0.7, 1.5, " you go."),
+            (1.5, 2.2, " Thank"),
+            (2.2, 3.0, " you."),
         ]);
         let pieces = a.split(vec![segment.clone()], Some(&energy));
         let texts: Vec<&str> = pieces.iter().map(|p| p.text.as_str()).collect();
@@ -606,7 +625,7 @@ mod tests {
         // One voice only: no voice evidence, the lexical rules decide.
         let one = [voice(0), voice(0), voice(0), voice(0), None];
         assert_eq!(
-            a.voices_found(&segs, &one),
+            a.voices_found(&segs, &one).speakers,
             1,
             "identical embeddings are one voice"
         );

@@ -29,6 +29,9 @@ pub struct ClusterSettings {
 pub struct Clustering {
     pub labels: Vec<Option<usize>>,
     pub speakers: usize,
+    /// Similarity of the last two clusters compared (the evidence for one voice or two), when
+    /// two were compared.
+    pub similarity: Option<f32>,
 }
 
 struct Cluster {
@@ -133,7 +136,8 @@ pub fn cluster(
             }
         }
     }
-    if kept.len() == 2 && centroid_sim(&kept[0], &kept[1]) >= s.same_voice_similarity {
+    let similarity = (kept.len() == 2).then(|| centroid_sim(&kept[0], &kept[1]));
+    if similarity.is_some_and(|v| v >= s.same_voice_similarity) {
         if let Some(last) = kept.pop() {
             merge_into(&mut kept[0], last);
         }
@@ -148,6 +152,7 @@ pub fn cluster(
     Clustering {
         labels,
         speakers: kept.len(),
+        similarity,
     }
 }
 
