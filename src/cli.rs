@@ -175,6 +175,30 @@ pub enum AdminCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Fill a dealership with generated customers and analysed recordings (for measuring).
+    Seed {
+        #[arg(long)]
+        dealership: String,
+        #[arg(long, default_value_t = 10_000)]
+        customers: usize,
+        #[arg(long, default_value_t = 50_000)]
+        recordings: usize,
+        /// Salespeople to spread the customers over (created when fewer exist).
+        #[arg(long, default_value_t = 8)]
+        salespeople: usize,
+        /// Recordings are dated over this many past days.
+        #[arg(long, default_value_t = 180)]
+        days: i64,
+        /// Distinct generated conversations, each analysed once.
+        #[arg(long, default_value_t = 300)]
+        conversations: usize,
+        #[arg(long, default_value_t = 1)]
+        random_seed: u64,
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -301,6 +325,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 fn admin(command: AdminCommand) -> anyhow::Result<()> {
     use crate::service::AdminAction;
     let (store, action) = match command {
+        AdminCommand::Seed {
+            dealership,
+            customers,
+            recordings,
+            salespeople,
+            days,
+            conversations,
+            random_seed,
+            pipeline,
+            store,
+        } => {
+            let options = crate::seed::SeedOptions {
+                dealership,
+                customers,
+                recordings,
+                salespeople,
+                days,
+                conversations,
+                random_seed,
+            };
+            let pipeline = pipeline.unwrap_or_else(default_pipeline);
+            return crate::seed::run(&store.location(), &pipeline, &options);
+        }
         AdminCommand::CreateDealership { name, store } => {
             (store, AdminAction::CreateDealership { name })
         }

@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod privacy;
 pub mod profile;
 pub mod render;
+pub mod seed;
 pub mod service;
 pub mod speakers;
 pub mod store;

@@ -107,6 +107,7 @@ impl Store {
         analysis_json: &str,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
+        let metrics = crate::store::dashboard::RecordingMetrics::of(analysis_json);
         let mut tx = self.begin_write().await?;
         let fenced = sqlx::query(
             "UPDATE jobs SET status = 'done', lease_expires_at = NULL, last_error = NULL,
@@ -123,10 +124,13 @@ impl Store {
             return Ok(false);
         }
         sqlx::query(
-            "UPDATE recordings SET status = 'done', error = NULL, analysis = $1, analysed_at = $2 WHERE id = $3",
+            "UPDATE recordings SET status = 'done', error = NULL, analysis = $1, analysed_at = $2,
+                 duration_s = $3, customer_talk_share = $4 WHERE id = $5",
         )
         .bind(analysis_json)
         .bind(now)
+        .bind(metrics.duration_s)
+        .bind(metrics.customer_talk_share)
         .bind(&lease.recording_id)
         .execute(&mut *tx)
         .await?;

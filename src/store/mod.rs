@@ -10,7 +10,10 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod corrections;
 pub mod customers;
+pub mod dashboard;
+pub mod follow_ups;
 pub mod objects;
 pub mod profiles;
 pub mod recordings;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt as _};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
@@ -109,6 +110,28 @@ impl Objects {
 
     pub async fn get(&self, key: &str) -> Result<Bytes, object_store::Error> {
         self.store.get(&ObjectPath::from(key)).await?.bytes().await
+    }
+
+    /// An object's size in bytes.
+    pub async fn size(&self, key: &str) -> Result<u64, object_store::Error> {
+        Ok(self.store.head(&ObjectPath::from(key)).await?.size)
+    }
+
+    /// Streams an object, or the bytes `range` of it.
+    pub async fn stream(
+        &self,
+        key: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<BoxStream<'static, object_store::Result<Bytes>>, object_store::Error> {
+        let options = object_store::GetOptions {
+            range: range.map(object_store::GetRange::Bounded),
+            ..Default::default()
+        };
+        Ok(self
+            .store
+            .get_opts(&ObjectPath::from(key), options)
+            .await?
+            .into_stream())
     }
 
     /// Copies an object into a local file (for the decoder, which reads files).

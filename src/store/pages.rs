@@ -243,6 +243,50 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The ids of a customer's recordings whose audio can be played (audio still stored).
+    pub async fn playable_recordings(
+        &self,
+        customer_id: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM recordings WHERE customer_id = $1 AND object_key IS NOT NULL
+                 AND content_type LIKE 'audio/%'",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// Every user of the dealership: id → email.
+    pub async fn user_emails(
+        &self,
+        dealership_id: &str,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let rows = sqlx::query("SELECT id, email FROM users WHERE dealership_id = $1")
+            .bind(dealership_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("email")?)))
+            .collect()
+    }
+
+    /// A customer's name and phone.
+    pub async fn customer_contact(&self, customer_id: &str) -> Result<CustomerChoice, StoreError> {
+        let r = sqlx::query("SELECT id, name, phone FROM customers WHERE id = $1")
+            .bind(customer_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(CustomerChoice {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            phone: r.try_get("phone")?,
+        })
+    }
+}
+
 /// `duration_s` of a stored analysis document.
 fn duration_of(analysis: &str) -> Option<f64> {
     #[derive(serde::Deserialize)]

@@ -147,15 +147,22 @@ impl Store {
         config: &PipelineConfig,
         now: DateTime<Utc>,
     ) -> Result<CustomerProfile, StoreError> {
+        Ok(self.profile_with_visits(customer_id, config, now).await?.0)
+    }
+
+    /// The profile and the visits it was built from (the profile page shows their
+    /// transcripts), with managers' tag verdicts laid over it.
+    pub async fn profile_with_visits(
+        &self,
+        customer_id: &str,
+        config: &PipelineConfig,
+        now: DateTime<Utc>,
+    ) -> Result<(CustomerProfile, Vec<Visit>), StoreError> {
         let visits = self.visits(customer_id).await?;
         let outcome = self.outcome(customer_id).await?;
-        Ok(build_profile_with_outcome(
-            customer_id,
-            &visits,
-            outcome,
-            now,
-            config,
-        ))
+        let mut profile = build_profile_with_outcome(customer_id, &visits, outcome, now, config);
+        crate::profile::corrections::apply(&mut profile, &self.tag_corrections(customer_id).await?);
+        Ok((profile, visits))
     }
 
     /// Rebuilds the profile and stores its summary on the customer row.
@@ -166,7 +173,12 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let p = self.profile(customer_id, config, now).await?;
-        let tags: String = p.tags.iter().map(|t| format!(" {} ", t.id)).collect();
+        let tags: String = p
+            .tags
+            .iter()
+            .filter(|t| t.counts())
+            .map(|t| format!(" {} ", t.id))
+            .collect();
         sqlx::query(
             "UPDATE customers SET priority_score = $1, tier = $2, stage = $3, next_action = $4,
                  due = $5, tags = $6, forecast_row = $7, last_seen_at = $8, updated_at = $9
@@ -184,6 +196,7 @@ impl Store {
         .bind(customer_id)
         .execute(&self.pool)
         .await?;
+        self.store_mentions(customer_id, &p).await?;
         Ok(())
     }
 

@@ -16,7 +16,11 @@ use crate::store::profiles::{CustomerFilter, CustomerSummary};
 
 /// The customer `id` names (following merges) if the caller may see it; 404 otherwise, so
 /// other dealerships' ids reveal nothing.
-async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<CustomerSummary, ApiError> {
+pub(super) async fn visible(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+) -> Result<CustomerSummary, ApiError> {
     let not_found = || ApiError::NotFound(format!("no customer `{id}`"));
     let mut conn = state
         .store
@@ -39,7 +43,7 @@ async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<Customer
     Ok(customer)
 }
 
-fn require_manager(who: &Principal) -> Result<(), ApiError> {
+pub(super) fn require_manager(who: &Principal) -> Result<(), ApiError> {
     if who.sees_whole_dealership() {
         Ok(())
     } else {

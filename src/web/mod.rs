@@ -1,6 +1,8 @@
 //! The HTTP service: the JSON API under `/api/v1`, health and readiness.
 
+mod audio;
 mod auth;
+mod corrections;
 mod customers;
 mod error;
 mod pages;
@@ -49,6 +51,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/customers/{id}/outcome", post(customers::outcome))
         .route("/api/v1/customers/{id}/merge", post(customers::merge))
         .route("/api/v1/follow-ups", get(customers::follow_ups))
+        // Pages' additions: listening to a recording, correcting a tag.
+        .route("/api/v1/recordings/{id}/audio", get(audio::api))
+        .route(
+            "/api/v1/customers/{id}/tags/{tag}/correction",
+            axum::routing::put(corrections::put),
+        )
         .route("/api/v1/forecast", get(customers::forecast))
         .merge(pages::router())
         .layer(axum::middleware::from_fn(pages::api_session_bridge))

@@ -50,6 +50,14 @@ pub fn available() -> bool {
     present
 }
 
+/// Where screenshots go for review: `target/screenshots/`.
+pub fn screenshot_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots")
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -82,15 +90,50 @@ impl Browser {
             .set_window_size(1280, 900)
             .await
             .expect("window size");
+        // Navigation and scripts give up instead of waiting forever.
         browser
+            .client
+            .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                Some(Duration::from_secs(30)),
+                Some(Duration::from_secs(30)),
+                Some(Duration::ZERO),
+            ))
+            .await
+            .expect("timeouts");
+        browser
+    }
+
+    /// Runs one step of a scenario within `limit`. WebDriver calls have no time limit of their
+    /// own (a renderer that stops answering leaves chromedriver waiting forever), so a step
+    /// that overruns fails here, named, with a screenshot of where it stood if one can be had.
+    pub async fn step<T>(
+        &self,
+        name: &str,
+        limit: Duration,
+        step: impl std::future::Future<Output = T>,
+    ) -> T {
+        let started = Instant::now();
+        match tokio::time::timeout(limit, step).await {
+            Ok(v) => {
+                eprintln!("step `{name}`: {:.1} s", started.elapsed().as_secs_f64());
+                v
+            }
+            Err(_) => {
+                let shot = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    self.screenshot(&format!("timeout-{}", name.replace(' ', "-"))),
+                )
+                .await;
+                panic!(
+                    "step `{name}` did not finish within {limit:?} (a WebDriver call or the page hung); screenshot: {shot:?}"
+                );
+            }
+        }
     }
 
     /// A PNG of the current page in `target/screenshots/NAME.png`.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .unwrap()
-            .join("screenshots");
+        let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
         let png = self.client.screenshot().await.expect("screenshot");
@@ -156,6 +199,8 @@ async fn connect(port: u16, profile: &tempfile::TempDir) -> Client {
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--lang=en-US",
+                // The evidence player: no sound card in CI, and playing starts from a click.
+                "--mute-audio", "--autoplay-policy=no-user-gesture-required",
                 format!("--user-data-dir={}", profile.path().display()),
             ],
             "prefs": { "intl.accept_languages": "en-US,en" },
