@@ -134,11 +134,8 @@ fn staff_pages_in_a_real_browser() {
 async fn sign_in(b: &Browser, email: &str, password: &str) {
     b.find("#email").await.send_keys(email).await.unwrap();
     b.find("#password").await.send_keys(password).await.unwrap();
-    b.find("form[action='/login'] button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_to_load("form[action='/login'] button[type=submit]")
+        .await;
 }
 
 async fn sign_in_refuses_a_wrong_password(b: &Browser, server: &Server, t: &Tenant) {
@@ -188,11 +185,7 @@ async fn sign_in_refuses_a_wrong_password(b: &Browser, server: &Server, t: &Tena
 }
 
 async fn language_switch_sticks(b: &Browser, server: &Server) {
-    b.find("button[name=lang][value='zh-CN']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_to_load("button[name=lang][value='zh-CN']").await;
     assert_eq!(b.text("h1").await, "上传录音");
     assert_eq!(
         b.find("html").await.attr("lang").await.unwrap().as_deref(),
@@ -208,11 +201,7 @@ async fn language_switch_sticks(b: &Browser, server: &Server) {
     assert_eq!(b.text("h1").await, "我的录音");
     assert_eq!(b.text("label[for=status]").await, "状态");
     // Switching back returns to the same page, filters included.
-    b.find("button[name=lang][value=en]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_to_load("button[name=lang][value=en]").await;
     assert_eq!(b.text("h1").await, "My recordings");
     assert!(
         b.url().await.ends_with("/recordings?status=done"),
@@ -278,21 +267,25 @@ async fn upload_shows_progress_and_processing(b: &Browser, server: &Server, data
     let files = format!("{}\n{}", transcript.display(), audio.display());
     b.find("#files").await.send_keys(&files).await.unwrap();
 
-    let picked = b.text("#customer-picked-text").await;
-    assert_eq!(picked, "Customer: Li Wei · +8613800138000");
+    b.text_becomes("#customer-picked-text", "Customer: Li Wei · +8613800138000")
+        .await;
     let done = finished_uploads(b, 2, Duration::from_secs(300)).await;
     for (name, status, reason) in &done {
         assert_eq!(status, "done", "{name} failed: {reason}");
     }
     // Every bar reached its end, and the status is shown in words.
-    for bar in b
-        .client
-        .find_all(Locator::Css("#uploads progress"))
-        .await
-        .unwrap()
-    {
-        assert_eq!(bar.prop("value").await.unwrap().as_deref(), Some("100"));
-    }
+    // (A progress bar's `value` property is a number, which fantoccini's `prop` cannot read
+    // as text: asked through a script.)
+    let values = js(
+        b,
+        "return Array.from(document.querySelectorAll('#uploads progress'), p => p.value);",
+    )
+    .await;
+    assert_eq!(
+        values,
+        serde_json::json!([100, 100]),
+        "every bar reached its end"
+    );
     let statuses: Vec<String> = futures_text(b, "#uploads .status").await;
     assert_eq!(statuses, ["Done", "Done"]);
     b.screenshot("upload-done-desktop").await;
@@ -412,11 +405,7 @@ async fn recordings_list_filters_and_scopes(b: &Browser, server: &Server, t: &Te
         .select_by_value("failed")
         .await
         .unwrap();
-    b.find(".filters button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_to_load(".filters button[type=submit]").await;
     assert_eq!(b.text("#no-recordings").await, "No recordings match.");
     assert!(b.url().await.contains("status=failed"));
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
@@ -435,11 +424,11 @@ async fn recordings_list_filters_and_scopes(b: &Browser, server: &Server, t: &Te
     assert_eq!(row_count(b).await, 3);
 
     // Another salesperson sees none of them; the manager sees them all, with whose they are.
-    b.find("#sign-out").await.click().await.unwrap();
+    b.click_to_load("#sign-out").await;
     b.client.goto(&server.url("/recordings")).await.unwrap();
     sign_in(b, &t.sales_b_email, PASSWORD).await;
     assert_eq!(b.text("#no-recordings").await, "No recordings match.");
-    b.find("#sign-out").await.click().await.unwrap();
+    b.click_to_load("#sign-out").await;
     b.client.goto(&server.url("/recordings")).await.unwrap();
     sign_in(b, &t.manager_email, PASSWORD).await;
     assert_eq!(b.text("h1").await, "Recordings");
@@ -463,11 +452,8 @@ async fn profile_plays_evidence_and_takes_corrections(
 ) {
     // The manager reaches the profile from the follow-up queue.
     b.client.goto(&server.url("/follow-ups")).await.unwrap();
-    b.find(&format!("#follow-ups tr[data-id='{customer}'] a"))
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_to_load(&format!("#follow-ups tr[data-id='{customer}'] a"))
+        .await;
     assert_eq!(b.text("h1").await, "Li Wei +8613800138000");
     assert!(b.url().await.ends_with(&format!("/customers/{customer}")));
     // Budget (from the audio: the customer states one), priority, stage and the three tag groups.
@@ -559,12 +545,11 @@ async fn profile_plays_evidence_and_takes_corrections(
     // customer drops out of that tag's group.
     let tag = b.find(".tag").await;
     let tag_id = tag.attr("data-tag").await.unwrap().unwrap();
-    tag.find(Locator::Css("button[value=rejected]"))
-        .await
-        .unwrap()
-        .click()
+    let reject = tag
+        .find(Locator::Css("button[value=rejected]"))
         .await
         .unwrap();
+    b.navigates(async { reject.click().await.unwrap() }).await;
     let marked = b
         .find(&format!(".tag.verdict-rejected[data-tag='{tag_id}']"))
         .await;
@@ -605,12 +590,8 @@ async fn follow_up_queue_marks_done(b: &Browser, server: &Server) {
     let cells = row.text().await.unwrap();
     assert!(cells.contains("Li Wei"), "{cells}");
     b.screenshot("follow-ups-desktop").await;
-    row.find(Locator::Css("button[value=done]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let done = row.find(Locator::Css("button[value=done]")).await.unwrap();
+    b.navigates(async { done.click().await.unwrap() }).await;
     assert_eq!(
         b.text("#no-follow-ups").await,
         "Nothing to follow up. Well done."
@@ -641,11 +622,7 @@ async fn dashboard_shows_charts(b: &Browser, server: &Server, t: &Tenant) {
     let option = b.find("#tag option:nth-child(2)").await;
     let tag = option.attr("value").await.unwrap().unwrap();
     b.find("#tag").await.select_by_value(&tag).await.unwrap();
-    b.find("#groups button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_to_load("#groups button[type=submit]").await;
     assert!(b.text("#group-table").await.contains("Li Wei"));
     let href = b
         .find("#export-csv")
@@ -670,18 +647,10 @@ async fn dashboard_shows_charts(b: &Browser, server: &Server, t: &Tenant) {
     assert!(text.contains("Li Wei"), "{text}");
 
     // In Chinese too.
-    b.find("button[name=lang][value='zh-CN']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_to_load("button[name=lang][value='zh-CN']").await;
     assert_eq!(b.text("h1").await, "看板");
     b.screenshot("dashboard-zh-desktop").await;
-    b.find("button[name=lang][value=en]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    b.click_to_load("button[name=lang][value=en]").await;
 }
 
 async fn phone_layout_fits(b: &Browser, server: &Server, customer: &str) {
@@ -724,7 +693,7 @@ async fn sign_out_ends_the_session(b: &Browser, server: &Server) {
         get(&server.url("/api/v1/recordings/rec_none"), Some(&session)).status,
         404
     );
-    b.find("#sign-out").await.click().await.unwrap();
+    b.click_to_load("#sign-out").await;
     assert_eq!(b.text("h1").await, "Sign in");
     b.client.goto(&server.url("/recordings")).await.unwrap();
     assert!(b.url().await.contains("/login"), "{}", b.url().await);

@@ -28,11 +28,27 @@ struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // The whole group: chromedriver and every Chromium process it started.
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.wait();
+        // The whole group: chromedriver and every Chromium process it started. `--` is needed:
+        // without it procps' kill reads `-PGID` as an option, kills nothing and still succeeds,
+        // and the wait below then blocked forever on a live chromedriver (the "hang" after a
+        // failed step).
+        let group = format!("-{}", self.0.id());
+        let killed = Command::new("kill")
+            .args(["-s", "KILL", "--", &group])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !killed {
+            let _ = self.0.kill();
+        }
+        // Never wait unboundedly in a destructor.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if !matches!(self.0.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("chromedriver {} did not exit after SIGKILL", self.0.id());
     }
 }
 
@@ -112,33 +128,70 @@ impl Browser {
         limit: Duration,
         step: impl std::future::Future<Output = T>,
     ) -> T {
+        use futures_util::FutureExt as _;
         let started = Instant::now();
-        match tokio::time::timeout(limit, step).await {
-            Ok(v) => {
+        let outcome =
+            tokio::time::timeout(limit, std::panic::AssertUnwindSafe(step).catch_unwind()).await;
+        let failed = match outcome {
+            Ok(Ok(v)) => {
                 eprintln!("step `{name}`: {:.1} s", started.elapsed().as_secs_f64());
-                v
+                return v;
             }
-            Err(_) => {
-                let shot = tokio::time::timeout(
-                    Duration::from_secs(10),
-                    self.screenshot(&format!("timeout-{}", name.replace(' ', "-"))),
-                )
-                .await;
-                panic!(
-                    "step `{name}` did not finish within {limit:?} (a WebDriver call or the page hung); screenshot: {shot:?}"
-                );
-            }
+            Ok(Err(panic)) => Some(panic),
+            Err(_) => None,
+        };
+        // Where the page stood, for the failure report (bounded: the browser may be stuck).
+        let shot = tokio::time::timeout(
+            Duration::from_secs(10),
+            self.try_screenshot(&format!("failed-{}", name.replace(' ', "-"))),
+        )
+        .await;
+        let url = tokio::time::timeout(Duration::from_secs(5), self.url()).await;
+        eprintln!("step `{name}` failed on {url:?}; screenshot {shot:?}");
+        match failed {
+            Some(panic) => std::panic::resume_unwind(panic),
+            None => panic!(
+                "step `{name}` did not finish within {limit:?} (a WebDriver call or the page hung)"
+            ),
         }
     }
 
     /// A PNG of the current page in `target/screenshots/NAME.png`.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
+        self.try_screenshot(name).await.expect("screenshot")
+    }
+
+    async fn try_screenshot(&self, name: &str) -> Result<PathBuf, String> {
         let dir = screenshot_dir();
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let path = dir.join(format!("{name}.png"));
-        let png = self.client.screenshot().await.expect("screenshot");
-        std::fs::write(&path, png).unwrap();
-        path
+        let png = self.client.screenshot().await.map_err(|e| e.to_string())?;
+        std::fs::write(&path, png).map_err(|e| e.to_string())?;
+        Ok(path)
+    }
+
+    /// Runs `action` (a click that submits a form or follows a link) and waits until the next
+    /// page replaced this one: a click does not wait for the navigation it starts, so without
+    /// this the next look finds the old page (or a stale element of it).
+    pub async fn navigates<F: std::future::Future>(&self, action: F) -> F::Output {
+        let old = self
+            .client
+            .find(Locator::Css("html"))
+            .await
+            .expect("a page is open");
+        let out = action.await;
+        self.until("the next page", Duration::from_secs(30), || async {
+            old.tag_name().await.is_err().then_some(())
+        })
+        .await;
+        out
+    }
+
+    /// Clicks the element matching `css` and waits for the page it leads to.
+    pub async fn click_to_load(&self, css: &str) {
+        let target = self.find(css).await;
+        self.navigates(async { target.click().await.expect("click") })
+            .await;
     }
 
     /// Waits for an element matching `css`.
@@ -157,6 +210,25 @@ impl Browser {
 
     pub async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.expect("element text")
+    }
+
+    /// Waits until the element matching `css` reads `expected` (text a script fills in).
+    pub async fn text_becomes(&self, css: &str, expected: &str) {
+        let mut last = String::new();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                last = e.text().await.unwrap_or_default();
+                if last == expected {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "`{css}` reads {last:?}, not {expected:?}, on {}",
+            self.url().await
+        );
     }
 
     pub async fn url(&self) -> String {

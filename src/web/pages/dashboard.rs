@@ -10,7 +10,7 @@ use chrono::{Datelike, Duration, Utc};
 use serde::Deserialize;
 
 use super::charts::{self, Bar};
-use super::format::{amount, label};
+use super::format::{amount, compact, label};
 use super::profile::stage_key;
 use super::session::{Csrf, PageUser};
 use super::{api_failure, render, Page, Tr};
@@ -111,7 +111,7 @@ fn week_bars(by_week: &[Bucket], currency: &str, tr: Tr) -> Vec<Bar> {
     let mut bars = vec![Bar {
         label: tr.t("weeks-earlier"),
         value: earlier,
-        shown: amount(earlier),
+        shown: compact(earlier),
     }];
     bars.extend(weeks.iter().zip(values).map(|(w, v)| {
         Bar {

@@ -21,6 +21,19 @@ pub fn amount(value: f64) -> String {
     out
 }
 
+/// A short amount for a chart's labels: `950`, `4.5k`, `1.2M`.
+pub fn compact(value: f64) -> String {
+    let v = value.abs();
+    let sign = if value < 0.0 { "-" } else { "" };
+    if v >= 1e6 {
+        format!("{sign}{:.1}M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{sign}{:.1}k", v / 1e3)
+    } else {
+        format!("{sign}{v:.0}")
+    }
+}
+
 /// `CNY 200,000` / `CNY 180,000–220,000`.
 pub fn money(currency: &str, min: Option<f64>, max: Option<f64>) -> String {
     match (min, max) {
@@ -70,5 +83,8 @@ mod tests {
         assert_eq!(clock(3725.0), "1:02:05");
         assert_eq!(label("psy.price_sensitive"), "price sensitive");
         assert_eq!(label("budget"), "budget");
+        assert_eq!(compact(4500.0), "4.5k");
+        assert_eq!(compact(1_250_000.0), "1.2M");
+        assert_eq!(compact(950.0), "950");
     }
 }
