@@ -590,6 +590,9 @@ async fn follow_up_queue_marks_done(b: &Browser, server: &Server) {
     let cells = row.text().await.unwrap();
     assert!(cells.contains("Li Wei"), "{cells}");
     b.screenshot("follow-ups-desktop").await;
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.screenshot("follow-ups-phone").await;
+    b.client.set_window_size(1280, 900).await.unwrap();
     let done = row.find(Locator::Css("button[value=done]")).await.unwrap();
     b.navigates(async { done.click().await.unwrap() }).await;
     assert_eq!(
@@ -660,7 +663,7 @@ async fn phone_layout_fits(b: &Browser, server: &Server, customer: &str) {
         ("/recordings", "recordings-phone"),
         ("/upload", "upload-phone"),
         (profile.as_str(), "profile-phone"),
-        ("/follow-ups", "follow-ups-phone"),
+        ("/follow-ups", "follow-ups-done-phone"),
         ("/dashboard", "dashboard-phone"),
     ] {
         b.client.goto(&server.url(path)).await.unwrap();

@@ -111,7 +111,9 @@ impl Store {
             add("r.recorded_at < ?", Bind::Int(before));
         }
         let sql = format!(
-            "SELECT r.id, r.status, r.error, r.recorded_at, r.analysis, r.customer_id,
+            "SELECT r.id, r.status, r.error, r.recorded_at, r.customer_id, r.duration_s,
+                    -- The document only for recordings analysed before duration_s was kept.
+                    CASE WHEN r.duration_s IS NULL THEN r.analysis END AS analysis,
                     u.email AS salesperson_email, c.name AS customer_name, c.phone AS customer_phone
              FROM recordings r
              LEFT JOIN customers c ON c.id = r.customer_id
@@ -138,7 +140,9 @@ impl Store {
                     status: row.try_get("status")?,
                     error: row.try_get("error")?,
                     recorded_at: to_time(row.try_get("recorded_at")?),
-                    duration_s: analysis.as_deref().and_then(duration_of),
+                    duration_s: row
+                        .try_get::<Option<f64>, _>("duration_s")?
+                        .or_else(|| analysis.as_deref().and_then(duration_of)),
                     salesperson_email: row.try_get("salesperson_email")?,
                     customer_id: row.try_get("customer_id")?,
                     customer_name: row.try_get("customer_name")?,

@@ -152,29 +152,22 @@ pub async fn page(
     let today = Utc::now();
     let since = (today - Duration::days(ACTIVITY_DAYS)).timestamp_millis();
     let tag = q.tag.trim().to_string();
-    let loaded = async {
-        let opportunities = state.store.opportunities(who).await?;
-        let activity = state
-            .store
-            .activity(who, since, &today.format("%Y-%m-%d").to_string())
-            .await?;
-        let objections = state.store.mention_frequency(who, "objection", 10).await?;
-        let competitors = state.store.mention_frequency(who, "competitor", 10).await?;
-        let tags = state.store.tag_counts(who).await?;
-        let group = state.store.tag_group(who, &tag, GROUP_SHOWN).await?;
-        Ok::<_, crate::store::StoreError>((
-            summarize(&opportunities),
-            activity,
-            objections,
-            competitors,
-            tags,
-            group,
-        ))
-    };
-    let (report, activity, objections, competitors, tags, group) = match loaded.await {
+    let day = today.format("%Y-%m-%d").to_string();
+    let store = &state.store;
+    // Independent reads, on as many pooled connections.
+    let loaded = tokio::try_join!(
+        store.opportunities(who),
+        store.activity(who, since, &day),
+        store.mention_frequency(who, "objection", 10),
+        store.mention_frequency(who, "competitor", 10),
+        store.tag_counts(who),
+        store.tag_group(who, &tag, GROUP_SHOWN),
+    );
+    let (opportunities, activity, objections, competitors, tags, group) = match loaded {
         Ok(all) => all,
         Err(e) => return api_failure(tr, e.into()),
     };
+    let report = summarize(&opportunities);
     let currency = main_currency(&report.total);
     let stages: Vec<StageRow> = Stage::ALL
         .iter()

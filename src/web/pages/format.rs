@@ -58,11 +58,12 @@ pub fn clock(seconds: f64) -> String {
     }
 }
 
-/// A tag or signal id as people read it: `psy.price_sensitive` → `price sensitive`.
+/// A tag or signal id as people read it: `psy.price_sensitive` → `price sensitive`,
+/// `fact.budget_band.30k_40k` → `budget band 30k 40k`.
 pub fn label(id: &str) -> String {
     id.split_once('.')
         .map_or(id, |(_, rest)| rest)
-        .replace('_', " ")
+        .replace(['_', '.'], " ")
 }
 
 #[cfg(test)]
@@ -83,6 +84,7 @@ mod tests {
         assert_eq!(clock(3725.0), "1:02:05");
         assert_eq!(label("psy.price_sensitive"), "price sensitive");
         assert_eq!(label("budget"), "budget");
+        assert_eq!(label("fact.budget_band.30k_40k"), "budget band 30k 40k");
         assert_eq!(compact(4500.0), "4.5k");
         assert_eq!(compact(1_250_000.0), "1.2M");
         assert_eq!(compact(950.0), "950");
