@@ -14,6 +14,8 @@ pub mod customers;
 pub mod objects;
 pub mod profiles;
 pub mod recordings;
+pub mod retention;
+pub mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -70,6 +72,8 @@ pub struct Location {
 pub struct Store {
     pub pool: AnyPool,
     pub objects: Objects,
+    /// Resumable uploads' bytes until they are complete (local even when audio is in S3).
+    pub staging_dir: PathBuf,
     backend: Backend,
 }
 
@@ -110,9 +114,12 @@ impl Store {
             .await?;
         MIGRATOR.run(&pool).await?;
         let objects = Objects::local(&location.data_dir.join("audio"))?;
+        let staging_dir = location.data_dir.join("uploads");
+        std::fs::create_dir_all(&staging_dir)?;
         Ok(Store {
             pool,
             objects,
+            staging_dir,
             backend,
         })
     }
