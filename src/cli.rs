@@ -111,6 +111,10 @@ pub struct StoreArgs {
     /// postgres://user:password@host/db (default: SQLite in the data directory).
     #[arg(long)]
     database_url: Option<String>,
+    /// s3://bucket[/prefix] for audio, credentials from the AWS_* environment variables
+    /// (default: the data directory).
+    #[arg(long)]
+    object_store: Option<String>,
 }
 
 impl StoreArgs {
@@ -118,6 +122,7 @@ impl StoreArgs {
         crate::store::Location {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
+            object_store: self.object_store.clone(),
         }
     }
 }
@@ -344,6 +349,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     None => crate::demo::default_data_dir()?,
                 },
                 database_url,
+                object_store: None,
             };
             crate::service::demo(
                 &location,

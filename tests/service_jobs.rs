@@ -34,6 +34,7 @@ async fn open(data: &Data) -> Store {
             Db::Sqlite => None,
             Db::Postgres(url) => Some(url.clone()),
         },
+        object_store: None,
     };
     Store::open(&location).await.expect("store opens")
 }
