@@ -1,6 +1,6 @@
 //! Managers' tag verdicts (see [`crate::profile::corrections`]): stored per customer and tag.
 
-use sqlx::Row as _;
+use sqlx::{AnyConnection, Row as _};
 
 use super::accounts::Principal;
 use super::{now_ms, to_time, Store, StoreError};
@@ -58,27 +58,36 @@ impl Store {
         &self,
         customer_id: &str,
     ) -> Result<Vec<TagCorrection>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT t.tag_id, t.verdict, t.category, t.rule, t.at, u.email
-             FROM tag_corrections t LEFT JOIN users u ON u.id = t.user_id
-             WHERE t.customer_id = $1 ORDER BY t.at, t.tag_id",
-        )
-        .bind(customer_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let verdict: String = r.try_get("verdict")?;
-                Ok(TagCorrection {
-                    tag: r.try_get("tag_id")?,
-                    verdict: Verdict::parse(&verdict)
-                        .ok_or_else(|| StoreError::Corrupt(format!("verdict `{verdict}`")))?,
-                    category: parse_category(&r.try_get::<String, _>("category")?)?,
-                    rule: r.try_get("rule")?,
-                    by: r.try_get("email")?,
-                    at: to_time(r.try_get("at")?),
-                })
-            })
-            .collect()
+        let mut conn = self.pool.acquire().await?;
+        tag_corrections_on(&mut conn, customer_id).await
     }
+}
+
+/// The customer's verdicts, oldest first, on `conn` (inside the caller's transaction when it is one).
+pub(super) async fn tag_corrections_on(
+    conn: &mut AnyConnection,
+    customer_id: &str,
+) -> Result<Vec<TagCorrection>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT t.tag_id, t.verdict, t.category, t.rule, t.at, u.email
+         FROM tag_corrections t LEFT JOIN users u ON u.id = t.user_id
+         WHERE t.customer_id = $1 ORDER BY t.at, t.tag_id",
+    )
+    .bind(customer_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let verdict: String = r.try_get("verdict")?;
+            Ok(TagCorrection {
+                tag: r.try_get("tag_id")?,
+                verdict: Verdict::parse(&verdict)
+                    .ok_or_else(|| StoreError::Corrupt(format!("verdict `{verdict}`")))?,
+                category: parse_category(&r.try_get::<String, _>("category")?)?,
+                rule: r.try_get("rule")?,
+                by: r.try_get("email")?,
+                at: to_time(r.try_get("at")?),
+            })
+        })
+        .collect()
 }

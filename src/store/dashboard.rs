@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::Row as _;
+use sqlx::{AnyConnection, Row as _};
 
 use super::accounts::Principal;
 use super::{Store, StoreError};
@@ -65,41 +65,6 @@ pub const OPEN_FOLLOW_UP: &str =
     AND (follow_up_done IS NULL OR follow_up_done <> due || ' ' || next_action)";
 
 impl Store {
-    /// Refreshes the open objections and the competitors named in a customer's profile.
-    pub(super) async fn store_mentions(
-        &self,
-        customer_id: &str,
-        p: &CustomerProfile,
-    ) -> Result<(), StoreError> {
-        let open = p.objections.iter().filter(|o| o.resolved.is_none());
-        let mut mentions: Vec<(&str, String)> =
-            open.clone().map(|o| ("objection", o.id.clone())).collect();
-        mentions.extend(
-            open.filter(|o| o.id == "obj.competitor")
-                .filter_map(|o| o.value.clone())
-                .map(|v| ("competitor", v)),
-        );
-        mentions.sort();
-        mentions.dedup();
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM customer_mentions WHERE customer_id = $1")
-            .bind(customer_id)
-            .execute(&mut *tx)
-            .await?;
-        for (kind, value) in mentions {
-            sqlx::query(
-                "INSERT INTO customer_mentions (customer_id, kind, value) VALUES ($1, $2, $3)",
-            )
-            .bind(customer_id)
-            .bind(kind)
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Per salesperson of the dealership: recordings since `since_ms`, hot leads, talk share
     /// and overdue follow-ups (due before `today`, `YYYY-MM-DD`).
     pub async fn activity(
@@ -283,6 +248,38 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Refreshes the open objections and the competitors named in a customer's profile, on `conn`
+/// (inside the caller's transaction: the dashboard counts change with the profile).
+pub(super) async fn store_mentions_on(
+    conn: &mut AnyConnection,
+    customer_id: &str,
+    p: &CustomerProfile,
+) -> Result<(), StoreError> {
+    let open = p.objections.iter().filter(|o| o.resolved.is_none());
+    let mut mentions: Vec<(&str, String)> =
+        open.clone().map(|o| ("objection", o.id.clone())).collect();
+    mentions.extend(
+        open.filter(|o| o.id == "obj.competitor")
+            .filter_map(|o| o.value.clone())
+            .map(|v| ("competitor", v)),
+    );
+    mentions.sort();
+    mentions.dedup();
+    sqlx::query("DELETE FROM customer_mentions WHERE customer_id = $1")
+        .bind(customer_id)
+        .execute(&mut *conn)
+        .await?;
+    for (kind, value) in mentions {
+        sqlx::query("INSERT INTO customer_mentions (customer_id, kind, value) VALUES ($1, $2, $3)")
+            .bind(customer_id)
+            .bind(kind)
+            .bind(value)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

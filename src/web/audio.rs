@@ -10,11 +10,26 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::store::accounts::Principal;
 use crate::store::StoreError;
 
+/// A recording's stored audio (the read is audited); `Range` requests get `206`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/recordings/{id}/audio",
+    tag = "recordings",
+    params(("id" = String, Path, description = "The recording's id")),
+    responses(
+        (status = 200, description = "The audio as stored", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "The requested byte range", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such recording visible to the caller, or its audio is gone", body = ErrorBody),
+        (status = 416, description = "The range is outside the audio"),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn api(
     State(state): State<AppState>,
     Caller(who): Caller,

@@ -9,17 +9,37 @@ use serde::Deserialize;
 
 use super::auth::Caller;
 use super::customers::{require_manager, visible};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::profile::corrections::Verdict;
 use crate::profile::customer::ProfileTag;
 use crate::store::accounts::Principal;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CorrectionBody {
+    /// `accepted` or `rejected`.
+    #[schema(value_type = String)]
     verdict: Verdict,
 }
 
+/// A manager's verdict on a customer's tag, kept across re-analysis.
+#[utoipa::path(
+    put,
+    path = "/api/v1/customers/{id}/tags/{tag}/correction",
+    tag = "customers",
+    params(
+        ("id" = String, Path, description = "The customer's id"),
+        ("tag" = String, Path, description = "A tag id the profile shows, e.g. `pref.body.suv`"),
+    ),
+    request_body = CorrectionBody,
+    responses(
+        (status = 200, description = "The tag as the profile now shows it, with its correction", body = Object),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "Only managers correct tags", body = ErrorBody),
+        (status = 404, description = "No such customer visible to the caller, or no such tag on the profile", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn put(
     State(state): State<AppState>,
     Caller(who): Caller,

@@ -91,6 +91,8 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Data {
     pub dir: tempfile::TempDir,
     pub db: Db,
+    /// Environment variables for the processes `spawn` starts.
+    pub env: Vec<(String, String)>,
 }
 
 impl Data {
@@ -98,6 +100,7 @@ impl Data {
         Data {
             dir: tempfile::tempdir().unwrap(),
             db,
+            env: Vec::new(),
         }
     }
 
@@ -222,6 +225,7 @@ impl Data {
             .args(&all)
             .env("DEALERSCOPE_PIPELINE", pipeline_path())
             .env_remove("RUST_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
