@@ -261,3 +261,56 @@ fn the_classifier_vetoes_a_wrong_rule_detection_of_a_veto_label() {
     assert!(objections(no_veto).contains(&"obj.financing".to_string()));
     assert!(!objections(shipped).contains(&"obj.financing".to_string()));
 }
+
+/// `min_threshold_by_language = { zh = 1.0 }`: in Mandarin the classifier adds no label (it
+/// still vetoes); with the English floor it would add one the rules missed.
+#[test]
+fn mandarin_conversations_get_no_label_from_the_classifier_alone() {
+    let path = common::pipeline_path();
+    let file = common::root().join("tests/fixtures/conversations/zh/zh-t-003.txt");
+    let labels = |config: dealerscope::config::PipelineConfig| {
+        let a = Pipeline::from_config(config)
+            .unwrap()
+            .analyze_file(&file, &AnalyzeOptions::default())
+            .unwrap();
+        a.preferences
+            .iter()
+            .chain(&a.objections)
+            .chain(&a.intents)
+            .map(|s| s.id.clone())
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    let shipped = dealerscope::config::PipelineConfig::load(&path).unwrap();
+    assert_eq!(shipped.classifier.min_threshold_by_language.len(), 1);
+    let mut rules = shipped.clone();
+    rules.pipeline.stages.retain(|s| s != "classifier");
+    let mut english_floor = shipped.clone();
+    english_floor.classifier.min_threshold_by_language.clear();
+    let (rules, shipped, english_floor) = (labels(rules), labels(shipped), labels(english_floor));
+    assert!(shipped.is_subset(&rules), "{shipped:?} ⊄ {rules:?}");
+    let added: Vec<_> = english_floor.difference(&rules).collect();
+    assert!(!added.is_empty(), "{english_floor:?} vs {rules:?}");
+}
+
+/// `split_sentences`: a priority said in the second sentence of a long turn is found only when
+/// the sentences are scored on their own (the whole turn's vector follows its first topic).
+#[test]
+fn a_label_in_a_later_sentence_is_found_with_sentence_splitting() {
+    let file = common::root().join("tests/fixtures/conversations/en/en-h-009.txt");
+    let prefs = |split: bool| {
+        let mut config =
+            dealerscope::config::PipelineConfig::load(&common::pipeline_path()).unwrap();
+        config.classifier.split_sentences = split;
+        Pipeline::from_config(config)
+            .unwrap()
+            .analyze_file(&file, &AnalyzeOptions::default())
+            .unwrap()
+            .preferences
+            .into_iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>()
+    };
+    let fuel = "pref.priority.fuel_economy".to_string();
+    assert!(!prefs(false).contains(&fuel));
+    assert!(prefs(true).contains(&fuel));
+}

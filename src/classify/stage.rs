@@ -210,10 +210,10 @@ impl Stage for ClassifierStage {
                 .map(|(j, l)| (l.as_str(), j))
                 .collect();
             cx.detections.retain(|f| {
-                let Some(&j) = column
-                    .get(f.id.as_str())
-                    .filter(|_| self.veto.contains(&f.id))
-                else {
+                if !self.veto.contains(&f.id) {
+                    return true;
+                }
+                let Some(&j) = column.get(f.id.as_str()) else {
                     return true;
                 };
                 let mut cited = f
