@@ -232,85 +232,78 @@ fn a_negated_rule_match_vetoes_the_classifier() {
     assert!(!suv(true));
 }
 
-/// The rules read "way too big" as a financing objection; the classifier, allowed to veto
-/// obj.financing, scores that turn near 0 and the wrong label goes.
+/// The preference, objection and intent ids `config` finds in a fixture conversation.
+fn signal_ids(
+    config: dealerscope::config::PipelineConfig,
+    fixture: &str,
+) -> std::collections::BTreeSet<String> {
+    let file = common::root()
+        .join("tests/fixtures/conversations")
+        .join(fixture);
+    let a = Pipeline::from_config(config)
+        .unwrap()
+        .analyze_file(&file, &AnalyzeOptions::default())
+        .unwrap();
+    a.preferences
+        .iter()
+        .chain(&a.objections)
+        .chain(&a.intents)
+        .map(|s| s.id.clone())
+        .collect()
+}
+
+fn shipped_config() -> dealerscope::config::PipelineConfig {
+    dealerscope::config::PipelineConfig::load(&common::pipeline_path()).unwrap()
+}
+
+/// The rules find a financing objection in en-t-010 that its gold does not have (the cited turn:
+/// "No, we don't need the Pilot. That's way too big for our garage."). The classifier, allowed
+/// to veto obj.financing, scores that turn near 0 and the wrong label goes.
 #[test]
 fn the_classifier_vetoes_a_wrong_rule_detection_of_a_veto_label() {
-    let path = common::pipeline_path();
-    let file = common::root().join("tests/fixtures/conversations/en/en-t-010.txt");
-    let objections = |config: dealerscope::config::PipelineConfig| -> Vec<String> {
-        Pipeline::from_config(config)
-            .unwrap()
-            .analyze_file(&file, &AnalyzeOptions::default())
-            .unwrap()
-            .objections
-            .into_iter()
-            .map(|s| s.id)
-            .collect()
-    };
-    let shipped = dealerscope::config::PipelineConfig::load(&path).unwrap();
-    assert!(shipped
-        .classifier
-        .veto
-        .contains(&"obj.financing".to_string()));
+    let fixture = "en/en-t-010.txt";
+    let label = "obj.financing".to_string();
+    let shipped = shipped_config();
+    assert!(shipped.classifier.veto.contains(&label));
     let mut rules = shipped.clone();
     rules.pipeline.stages.retain(|s| s != "classifier");
     let mut no_veto = shipped.clone();
     no_veto.classifier.veto.clear();
-    assert!(objections(rules).contains(&"obj.financing".to_string()));
-    assert!(objections(no_veto).contains(&"obj.financing".to_string()));
-    assert!(!objections(shipped).contains(&"obj.financing".to_string()));
+    assert!(signal_ids(rules, fixture).contains(&label));
+    assert!(signal_ids(no_veto, fixture).contains(&label));
+    assert!(!signal_ids(shipped, fixture).contains(&label));
 }
 
 /// `min_threshold_by_language = { zh = 1.0 }`: in Mandarin the classifier adds no label (it
 /// still vetoes); with the English floor it would add one the rules missed.
 #[test]
 fn mandarin_conversations_get_no_label_from_the_classifier_alone() {
-    let path = common::pipeline_path();
-    let file = common::root().join("tests/fixtures/conversations/zh/zh-t-003.txt");
-    let labels = |config: dealerscope::config::PipelineConfig| {
-        let a = Pipeline::from_config(config)
-            .unwrap()
-            .analyze_file(&file, &AnalyzeOptions::default())
-            .unwrap();
-        a.preferences
-            .iter()
-            .chain(&a.objections)
-            .chain(&a.intents)
-            .map(|s| s.id.clone())
-            .collect::<std::collections::BTreeSet<String>>()
-    };
-    let shipped = dealerscope::config::PipelineConfig::load(&path).unwrap();
+    let fixture = "zh/zh-t-003.txt";
+    let shipped = shipped_config();
     assert_eq!(shipped.classifier.min_threshold_by_language.len(), 1);
     let mut rules = shipped.clone();
     rules.pipeline.stages.retain(|s| s != "classifier");
     let mut english_floor = shipped.clone();
     english_floor.classifier.min_threshold_by_language.clear();
-    let (rules, shipped, english_floor) = (labels(rules), labels(shipped), labels(english_floor));
+    let rules = signal_ids(rules, fixture);
+    let shipped = signal_ids(shipped, fixture);
+    let english_floor = signal_ids(english_floor, fixture);
     assert!(shipped.is_subset(&rules), "{shipped:?} ⊄ {rules:?}");
-    let added: Vec<_> = english_floor.difference(&rules).collect();
-    assert!(!added.is_empty(), "{english_floor:?} vs {rules:?}");
+    assert!(
+        english_floor.difference(&rules).next().is_some(),
+        "{english_floor:?} vs {rules:?}"
+    );
 }
 
 /// `split_sentences`: a priority said in the second sentence of a long turn is found only when
 /// the sentences are scored on their own (the whole turn's vector follows its first topic).
 #[test]
 fn a_label_in_a_later_sentence_is_found_with_sentence_splitting() {
-    let file = common::root().join("tests/fixtures/conversations/en/en-h-009.txt");
-    let prefs = |split: bool| {
-        let mut config =
-            dealerscope::config::PipelineConfig::load(&common::pipeline_path()).unwrap();
-        config.classifier.split_sentences = split;
-        Pipeline::from_config(config)
-            .unwrap()
-            .analyze_file(&file, &AnalyzeOptions::default())
-            .unwrap()
-            .preferences
-            .into_iter()
-            .map(|s| s.id)
-            .collect::<Vec<_>>()
-    };
+    let fixture = "en/en-h-009.txt";
     let fuel = "pref.priority.fuel_economy".to_string();
-    assert!(!prefs(false).contains(&fuel));
-    assert!(prefs(true).contains(&fuel));
+    let mut config = shipped_config();
+    assert!(config.classifier.split_sentences);
+    assert!(signal_ids(config.clone(), fixture).contains(&fuel));
+    config.classifier.split_sentences = false;
+    assert!(!signal_ids(config, fixture).contains(&fuel));
 }
