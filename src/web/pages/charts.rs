@@ -22,9 +22,10 @@ const ROW: f64 = 28.0;
 
 /// Horizontal bars, one row each, labels on the left: for categories (stages, objections).
 pub fn horizontal(id: &str, title: &str, bars: &[Bar]) -> String {
-    let width = 640.0;
-    let label_w = 190.0;
-    let value_w = 130.0;
+    // Narrow enough that text stays legible when a phone scales the chart down.
+    let width = 480.0;
+    let label_w = 150.0;
+    let value_w = 90.0;
     let height = ROW * bars.len().max(1) as f64 + 8.0;
     let max = bars.iter().map(|b| b.value).fold(0.0, f64::max);
     let mut svg = format!(
@@ -110,8 +111,8 @@ mod tests {
             "{svg}"
         );
         assert!(svg.contains(">a&lt;b<"));
-        assert!(svg.contains(r#"width="320.0""#), "{svg}");
-        assert!(svg.contains(r#"width="160.0""#), "{svg}");
+        assert!(svg.contains(r#"width="240.0""#), "{svg}");
+        assert!(svg.contains(r#"width="120.0""#), "{svg}");
         let v = vertical("w", "weeks", &bars);
         assert_eq!(v.matches("<rect").count(), 2);
         assert!(
