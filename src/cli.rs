@@ -63,9 +63,28 @@ pub enum Command {
         listen: String,
         #[command(flatten)]
         store: StoreArgs,
-        /// Largest accepted recording, in megabytes.
-        #[arg(long, default_value_t = 2048)]
-        max_upload_mb: u64,
+        #[command(flatten)]
+        service: ServiceArgs,
+        #[command(flatten)]
+        workers: WorkerArgs,
+    },
+    /// Run the service with a demo dealership, an admin user and the sample recordings
+    /// processed; prints where to sign in (a new password on every start).
+    Demo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Directory for the demo's data (default: ~/.local/share/dealerscope/demo).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// postgres://user:password@host/db (default: SQLite in the data directory).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// The sample recordings to push (default: the checkout's samples/).
+        #[arg(long)]
+        samples: Option<PathBuf>,
+        #[command(flatten)]
+        service: ServiceArgs,
         #[command(flatten)]
         workers: WorkerArgs,
     },
@@ -92,6 +111,10 @@ pub struct StoreArgs {
     /// postgres://user:password@host/db (default: SQLite in the data directory).
     #[arg(long)]
     database_url: Option<String>,
+    /// s3://bucket[/prefix] for audio, credentials from the AWS_* environment variables
+    /// (default: the data directory).
+    #[arg(long)]
+    object_store: Option<String>,
 }
 
 impl StoreArgs {
@@ -99,6 +122,37 @@ impl StoreArgs {
         crate::store::Location {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
+            object_store: self.object_store.clone(),
+        }
+    }
+}
+
+/// What the HTTP service accepts and how long it keeps audio.
+#[derive(Args)]
+pub struct ServiceArgs {
+    /// Largest accepted recording, in megabytes.
+    #[arg(long, default_value_t = 2048)]
+    max_upload_mb: u64,
+    /// Delete a recording's audio this many days after it was recorded, keeping its analysis
+    /// (default: keep audio until its customer is deleted).
+    #[arg(long)]
+    audio_retention_days: Option<u32>,
+    /// How often to look for audio past its retention, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    retention_sweep_secs: u64,
+}
+
+impl ServiceArgs {
+    fn options(self, listen: String) -> crate::service::ServeOptions {
+        crate::service::ServeOptions {
+            listen,
+            max_upload_bytes: self.max_upload_mb.saturating_mul(1 << 20),
+            retention: self
+                .audio_retention_days
+                .map(|days| crate::service::Retention {
+                    keep: chrono::TimeDelta::days(i64::from(days)),
+                    sweep_every: std::time::Duration::from_secs(self.retention_sweep_secs.max(1)),
+                }),
         }
     }
 }
@@ -175,6 +229,30 @@ pub enum AdminCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Fill a dealership with generated customers and analysed recordings (for measuring).
+    Seed {
+        #[arg(long)]
+        dealership: String,
+        #[arg(long, default_value_t = 10_000)]
+        customers: usize,
+        #[arg(long, default_value_t = 50_000)]
+        recordings: usize,
+        /// Salespeople to spread the customers over (created when fewer exist).
+        #[arg(long, default_value_t = 8)]
+        salespeople: usize,
+        /// Recordings are dated over this many past days.
+        #[arg(long, default_value_t = 180)]
+        days: i64,
+        /// Distinct generated conversations, each analysed once.
+        #[arg(long, default_value_t = 300)]
+        conversations: usize,
+        #[arg(long, default_value_t = 1)]
+        random_seed: u64,
+        #[arg(long)]
+        pipeline: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -210,19 +288,24 @@ pub fn default_pipeline() -> PathBuf {
     if let Some(p) = std::env::var_os("DEALERSCOPE_PIPELINE") {
         return PathBuf::from(p);
     }
-    let rel = Path::new("pipelines").join("dealership.toml");
-    let mut candidates = vec![rel.clone()];
+    shipped(&Path::new("pipelines").join("dealership.toml"))
+}
+
+/// A file shipped with the source (`rel` from the checkout's root): looked for in the working
+/// directory, then beside the installed binary and in the source tree it was built from.
+fn shipped(rel: &Path) -> PathBuf {
+    let mut candidates = vec![rel.to_path_buf()];
     if let Ok(exe) = std::env::current_exe() {
         for up in exe.ancestors().skip(1).take(3) {
-            candidates.push(up.join(&rel));
+            candidates.push(up.join(rel));
         }
     }
-    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(&rel));
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel));
     candidates
         .iter()
-        .find(|p| p.is_file())
+        .find(|p| p.exists())
         .cloned()
-        .unwrap_or(rel)
+        .unwrap_or_else(|| rel.to_path_buf())
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -270,14 +353,36 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve {
             listen,
             store,
-            max_upload_mb,
+            service,
             workers,
         } => crate::service::serve(
             &store.location(),
-            &listen,
-            max_upload_mb.saturating_mul(1 << 20),
+            &service.options(listen),
             &workers.settings(),
         ),
+        Command::Demo {
+            listen,
+            data_dir,
+            database_url,
+            samples,
+            service,
+            workers,
+        } => {
+            let location = crate::store::Location {
+                data_dir: match data_dir {
+                    Some(dir) => dir,
+                    None => crate::demo::default_data_dir()?,
+                },
+                database_url,
+                object_store: None,
+            };
+            crate::service::demo(
+                &location,
+                &service.options(listen),
+                &workers.settings(),
+                &samples.unwrap_or_else(|| shipped(Path::new("samples"))),
+            )
+        }
         Command::Worker { store, workers } => {
             crate::service::worker(&store.location(), &workers.settings())
         }
@@ -302,6 +407,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 fn admin(command: AdminCommand) -> anyhow::Result<()> {
     use crate::service::AdminAction;
     let (store, action) = match command {
+        AdminCommand::Seed {
+            dealership,
+            customers,
+            recordings,
+            salespeople,
+            days,
+            conversations,
+            random_seed,
+            pipeline,
+            store,
+        } => {
+            let options = crate::seed::SeedOptions {
+                dealership,
+                customers,
+                recordings,
+                salespeople,
+                days,
+                conversations,
+                random_seed,
+            };
+            let pipeline = pipeline.unwrap_or_else(default_pipeline);
+            return crate::seed::run(&store.location(), &pipeline, &options);
+        }
         AdminCommand::CreateDealership { name, store } => {
             (store, AdminAction::CreateDealership { name })
         }

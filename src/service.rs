@@ -154,6 +154,23 @@ fn spawn_refresh(store: &Store, pipeline: &Arc<Pipeline>) -> tokio::task::JoinHa
     })
 }
 
+/// Deletes expired audio at start and then every `retention.sweep_every`.
+fn spawn_retention(store: &Store, retention: Retention) -> tokio::task::JoinHandle<()> {
+    let store = store.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(retention.sweep_every);
+        loop {
+            every.tick().await;
+            let cutoff = chrono::Utc::now() - retention.keep;
+            match store.expire_audio(cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(recordings = n, "expired audio deleted"),
+                Err(e) => tracing::warn!("cannot delete expired audio: {e}"),
+            }
+        }
+    })
+}
+
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -213,33 +230,113 @@ impl Running {
     }
 }
 
-pub fn serve(
-    location: &Location,
-    listen: &str,
-    max_upload_bytes: u64,
-    settings: &WorkerSettings,
-) -> anyhow::Result<()> {
-    runtime()?.block_on(async {
+/// How long recordings' audio is kept (counted from when it was recorded), and how often the
+/// service looks for audio past that.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub keep: chrono::TimeDelta,
+    pub sweep_every: Duration,
+}
+
+/// What `serve` (and `demo`) listen on and accept.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: String,
+    pub max_upload_bytes: u64,
+    /// `None`: audio is kept until its customer is deleted.
+    pub retention: Option<Retention>,
+}
+
+/// A running HTTP service with its workers and periodic upkeep.
+struct Service {
+    running: Running,
+    /// Where the service answers, for clients in this process (loopback when listening on all
+    /// interfaces).
+    base_url: String,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    upkeep: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Service {
+    async fn start(
+        location: &Location,
+        options: &ServeOptions,
+        settings: &WorkerSettings,
+    ) -> anyhow::Result<Service> {
         let running = Running::start(location, settings).await?;
-        let refresh = spawn_refresh(&running.store, &running.pipeline);
-        let listener = tokio::net::TcpListener::bind(listen)
+        let mut upkeep = vec![spawn_refresh(&running.store, &running.pipeline)];
+        if let Some(retention) = options.retention {
+            upkeep.push(spawn_retention(&running.store, retention));
+        }
+        let listener = tokio::net::TcpListener::bind(&options.listen)
             .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
+            .with_context(|| format!("cannot listen on {}", options.listen))?;
         let state = crate::web::AppState {
             store: running.store.clone(),
-            config: Arc::new(crate::web::ServiceConfig { max_upload_bytes }),
+            config: Arc::new(crate::web::ServiceConfig {
+                max_upload_bytes: options.max_upload_bytes,
+            }),
             jobs_waiting: Arc::clone(&running.wake),
             pipeline: Arc::clone(&running.pipeline),
+            uploads_writing: Default::default(),
+            metrics: crate::metrics::install().context("cannot set up metrics")?,
         };
+        let mut addr = listener.local_addr()?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
         // Scripts and tests read the address (with the port chosen for `:0`) from this line.
         println!("listening on http://{}", listener.local_addr()?);
         println!("workers: {}", settings.workers);
-        crate::web::serve(listener, state, shutdown_signal())
+        let server = tokio::spawn(crate::web::serve(listener, state, shutdown_signal()));
+        Ok(Service {
+            running,
+            base_url: format!("http://{addr}"),
+            server,
+            upkeep,
+        })
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets requests and jobs in flight finish.
+    async fn run(self) -> anyhow::Result<()> {
+        let served = self.server.await.context("the HTTP server panicked")?;
+        for task in self.upkeep {
+            task.abort();
+        }
+        self.running.stop().await;
+        served.context("the HTTP server stopped")
+    }
+}
+
+pub fn serve(
+    location: &Location,
+    options: &ServeOptions,
+    settings: &WorkerSettings,
+) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        Service::start(location, options, settings)
+            .await?
+            .run()
             .await
-            .context("the HTTP server stopped")?;
-        refresh.abort();
-        running.stop().await;
-        Ok(())
+    })
+}
+
+/// `serve`, after setting up the demo dealership and pushing the sample recordings through
+/// the API (see [`crate::demo`]).
+pub fn demo(
+    location: &Location,
+    options: &ServeOptions,
+    settings: &WorkerSettings,
+    samples: &std::path::Path,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        settings.workers > 0,
+        "the demo processes its samples in-process: it needs --workers 1 or more"
+    );
+    runtime()?.block_on(async {
+        let service = Service::start(location, options, settings).await?;
+        crate::demo::prepare(&service.running.store, &service.base_url, samples).await?;
+        service.run().await
     })
 }
 

@@ -307,3 +307,132 @@ fn profile_section_is_set_once() {
     let e = load_error("[profile]\ngone_quiet_days = 30\n");
     assert!(e.contains("`profile` is set again"), "{e}");
 }
+
+/// The shipped pipeline with its `[classifier]` section (classifier.toml) replaced by `section`;
+/// `heads_dir` defaults to the committed heads.
+fn with_classifier(section: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = root().join("pipelines");
+    let shipped = std::fs::read_to_string(pipeline_path()).unwrap();
+    let mut body = String::new();
+    for line in shipped.lines() {
+        let quoted = line.trim().trim_end_matches(',');
+        match quoted
+            .strip_prefix('"')
+            .and_then(|q| q.strip_suffix(".toml\""))
+        {
+            Some("classifier") => {}
+            Some(name) => body.push_str(&format!("  {:?},\n", dir.join(format!("{name}.toml")))),
+            None => body.push_str(&format!("{line}\n")),
+        }
+    }
+    body.push_str("[classifier]\n");
+    if !section.contains("heads_dir") {
+        let heads = root().join("models/classifier");
+        body.push_str(&format!("heads_dir = {heads:?}\n"));
+    }
+    body.push_str(section);
+    write_temp("store.toml", body.as_bytes())
+}
+
+fn classifier_error(section: &str) -> String {
+    let (_dir, path) = with_classifier(section);
+    match Pipeline::load(&path) {
+        Ok(_) => panic!("[classifier] with {section:?} was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn classifier_section_overrides_load() {
+    let (_dir, path) = with_classifier(
+        "min_threshold = 0.8\nrules_only = [\"intent.browsing\"]\nveto = [\"obj.price\"]\n\
+         [classifier.thresholds]\n\"intent.defer\" = 0.95\n",
+    );
+    let config = PipelineConfig::load(&path).expect("valid [classifier]");
+    assert_eq!(config.classifier.thresholds["intent.defer"], 0.95);
+    Pipeline::from_config(config).expect("the stage builds");
+}
+
+#[test]
+fn classifier_threshold_out_of_range_is_an_error() {
+    for bad in ["1.5", "0", "-0.2", "nan"] {
+        let e = classifier_error(&format!(
+            "[classifier.thresholds]\n\"pref.body.suv\" = {bad}\n"
+        ));
+        assert!(
+            e.contains("store.toml")
+                && e.contains("classifier.thresholds")
+                && e.contains("`pref.body.suv`: must be in (0, 1]"),
+            "{bad}: {e}"
+        );
+    }
+    for (entry, bad) in [
+        ("min_threshold", "1.5"),
+        ("max_salesperson", "0"),
+        ("drop_rules_below", "1.0"),
+        ("batch", "0"),
+        ("min_threshold_by_language", "{ zh = 1.5 }"),
+    ] {
+        let e = classifier_error(&format!("{entry} = {bad}\n"));
+        assert!(
+            e.contains(&format!("classifier.{entry}:")) && e.contains("must be"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn classifier_label_not_in_the_taxonomy_is_an_error() {
+    let e = classifier_error("[classifier.thresholds]\n\"pref.body.suvv\" = 0.5\n");
+    assert!(
+        e.contains("classifier.thresholds")
+            && e.contains("`pref.body.suvv` is not a preference, objection or intent"),
+        "{e}"
+    );
+    // A role or a tag is in the taxonomy but is no label the classifier scores.
+    let e = classifier_error("rules_only = [\"role.decision_maker\"]\n");
+    assert!(
+        e.contains("classifier.rules_only") && e.contains("`role.decision_maker`"),
+        "{e}"
+    );
+    let e = classifier_error("min_threshold_by_language = { fr = 0.9 }\n");
+    assert!(
+        e.contains("store.toml") && e.contains("unknown variant `fr`"),
+        "{e}"
+    );
+    let e = classifier_error("veto = [\"intent.maybe\"]\n");
+    assert!(
+        e.contains("classifier.veto") && e.contains("`intent.maybe`"),
+        "{e}"
+    );
+    let e = classifier_error("rules_only = [\"obj.timing\"]\nveto = [\"obj.timing\"]\n");
+    assert!(
+        e.contains("classifier.veto") && e.contains("`obj.timing` is also in rules_only"),
+        "{e}"
+    );
+}
+
+/// The trained thresholds.toml beside the heads is checked when the pipeline loads, so heads
+/// trained for another taxonomy fail at once, naming the file.
+#[test]
+fn trained_thresholds_file_is_checked() {
+    for (body, want) in [
+        (
+            "[thresholds]\n\"intent.maybe\" = 0.5\n",
+            "`intent.maybe` is not a preference, objection or intent of the taxonomy",
+        ),
+        (
+            "[thresholds]\n\"intent.defer\" = 2.0\n",
+            "`intent.defer` = 2: a threshold must be in (0, 1]",
+        ),
+        (
+            "[thresholds]\n\"intent.defer\" = \"high\"\n",
+            "invalid type",
+        ),
+    ] {
+        let heads = tempfile::tempdir().unwrap();
+        std::fs::write(heads.path().join("thresholds.toml"), body).unwrap();
+        let e = classifier_error(&format!("heads_dir = {:?}\n", heads.path()));
+        assert!(e.contains("thresholds.toml") && e.contains(want), "{e}");
+    }
+}

@@ -10,6 +10,7 @@ use common::service::*;
 on_both_databases!(
     visits_by_phone_build_one_redacted_profile,
     customers_are_scoped_merged_and_deleted,
+    customer_names_in_any_script_arrive_percent_encoded,
 );
 
 const TEXT: (&str, &str) = ("Content-Type", "text/plain");
@@ -277,4 +278,47 @@ fn customers_are_scoped_merged_and_deleted(db: Db) {
         "0"
     );
     assert_eq!(data.audio_files(), Vec::<std::path::PathBuf>::new());
+}
+
+fn customer_names_in_any_script_arrive_percent_encoded(db: Db) {
+    let data = Data::new(db);
+    let t = data.tenant("North Motors");
+    let server = Server::start(&data, &["--workers", "0"]);
+    // 王磊, percent-encoded UTF-8 (what any HTTP client can put in a header).
+    let r = push(
+        &server,
+        Some(&t.device_token),
+        &[
+            TEXT,
+            ("X-Customer-Phone", "+86 138 0013 8000"),
+            ("X-Customer-Name", "%E7%8E%8B%E7%A3%8A"),
+        ],
+        SECOND_VISIT.as_bytes(),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.json);
+    let manager = login(&server, &t.manager_email);
+    let listed = get(&server.url("/api/v1/customers"), Some(&manager));
+    let names: Vec<&str> = listed.json["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["王磊"]);
+    // Bytes that are not UTF-8 once decoded are refused, and nothing is stored.
+    let bad = push(
+        &server,
+        Some(&t.device_token),
+        &[TEXT, ("X-Customer-Name", "%FF%FE")],
+        SECOND_VISIT.as_bytes(),
+    );
+    assert_eq!(bad.status, 400, "{:?}", bad.json);
+    assert!(bad.json["error"]
+        .as_str()
+        .unwrap()
+        .contains("X-Customer-Name"));
+    assert_eq!(
+        data.query_one("SELECT COUNT(*) FROM recordings").unwrap(),
+        "1"
+    );
 }

@@ -34,6 +34,7 @@ async fn open(data: &Data) -> Store {
             Db::Sqlite => None,
             Db::Postgres(url) => Some(url.clone()),
         },
+        object_store: None,
     };
     Store::open(&location).await.expect("store opens")
 }
@@ -99,6 +100,14 @@ fn concurrent_claims_never_share_a_job(db: Db) {
 
 fn a_lost_lease_cannot_commit(db: Db) {
     let data = Data::new(db);
+    let config = dealerscope::config::PipelineConfig::load(&common::pipeline_path()).unwrap();
+    // A real analysis (completing a job rebuilds its customer's profile from it), marked by its
+    // duration to tell the attempts apart.
+    let analysis = |marker: f64| {
+        let mut doc = common::analyze_json(&common::root().join("samples/visit-en.txt"));
+        doc["duration_s"] = serde_json::json!(marker);
+        doc.to_string()
+    };
     runtime().block_on(async {
         let store = open(&data).await;
         let ids = queue_recordings(&store, 1).await;
@@ -121,21 +130,21 @@ fn a_lost_lease_cannot_commit(db: Db) {
             .await
             .unwrap());
         assert!(!store
-            .complete_job(&first, r#"{"from":"slow"}"#)
+            .complete_job(&first, &analysis(1.0), &config)
             .await
             .unwrap());
         assert!(!store.fail_job(&first, "late failure", false).await.unwrap());
         assert!(store
-            .complete_job(&second, r#"{"from":"fresh"}"#)
+            .complete_job(&second, &analysis(2.0), &config)
             .await
             .unwrap());
         // Done is final: even the holder cannot write twice.
         assert!(!store
-            .complete_job(&second, r#"{"from":"again"}"#)
+            .complete_job(&second, &analysis(3.0), &config)
             .await
             .unwrap());
         let rec = store.recording(&ids[0]).await.unwrap().unwrap();
-        assert_eq!(rec.analysis, Some(serde_json::json!({ "from": "fresh" })));
+        assert_eq!(rec.analysis.unwrap()["duration_s"], 2.0);
         assert!(rec.error.is_none());
     });
 }

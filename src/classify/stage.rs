@@ -1,10 +1,13 @@
 //! The `classifier` stage: scores every customer and companion turn (with the turn before it)
 //! and combines the scores with the rule detections as `[classifier]` says:
-//! - a label scoring at or above its threshold (and `min_threshold`) is added for the turn, unless the label is
+//! - a label scoring at or above its threshold (and `min_threshold`, or the conversation language's
+//!   `min_threshold_by_language`) is added for the turn, unless the threshold is 1, the label is
 //!   `rules_only` or a rule pattern for it matched the turn inside a negation (`rules_veto_negated`);
-//! - a rule detection the classifier scores below `drop_rules_below` on every turn it cites is
-//!   dropped, unless its label is in `rules_force`;
-//! - turns that sound like the salesperson (`max_salesperson`) add nothing.
+//! - a rule detection of a `veto` label that the classifier scores below `drop_rules_below` on
+//!   every turn it cites is dropped;
+//! - turns that sound like the salesperson (`max_salesperson`) add nothing;
+//! - with `split_sentences`, a turn's score for a label is the highest of the whole turn's and
+//!   each of its sentences'.
 //!
 //! The model is loaded on first use (fetched first if missing) and shared by later analyses.
 
@@ -25,7 +28,7 @@ pub struct ClassifierStage {
     /// Trained thresholds with the pipeline's overrides applied.
     thresholds: HashMap<String, f32>,
     rules_only: HashSet<String>,
-    rules_force: HashSet<String>,
+    veto: HashSet<String>,
     model: Mutex<Option<Arc<Classifier>>>,
 }
 
@@ -52,6 +55,26 @@ impl ClassifierStage {
             .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
         let trained: ThresholdsFile =
             toml::from_str(&text).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+        // The heads are retrained apart from the pipeline: a label the taxonomy dropped or renamed,
+        // or a threshold no score can meet, is an error here rather than a label never added.
+        let t = &c.taxonomy;
+        for (label, value) in &trained.thresholds {
+            let known = [&t.preferences, &t.objections, &t.intents]
+                .iter()
+                .any(|ids| ids.contains(label));
+            if !known {
+                return Err(invalid(format!(
+                    "{}: `{label}` is not a preference, objection or intent of the taxonomy",
+                    path.display()
+                )));
+            }
+            if !(*value > 0.0 && *value <= 1.0) {
+                return Err(invalid(format!(
+                    "{}: `{label}` = {value}: a threshold must be in (0, 1]",
+                    path.display()
+                )));
+            }
+        }
         let mut thresholds: HashMap<String, f32> = trained
             .thresholds
             .into_iter()
@@ -68,7 +91,7 @@ impl ClassifierStage {
                 .chain(&c.taxonomy.valued)
                 .cloned()
                 .collect(),
-            rules_force: settings.rules_force.iter().cloned().collect(),
+            veto: settings.veto.iter().cloned().collect(),
             settings,
             heads_dir,
             thresholds,
@@ -113,27 +136,53 @@ impl Stage for ClassifierStage {
             return Ok(());
         }
         let model = self.model(cx.options.asr.models_dir.as_deref())?;
-        let items: Vec<Item<'_>> = scored
-            .iter()
-            .map(|&i| {
-                let before = i.checked_sub(1).map(|p| &segments[p]);
-                Item {
-                    text: &segments[i].text,
-                    context: before.map_or("", |s| s.text.as_str()),
-                    context_is_salesperson: before
-                        .is_some_and(|s| s.speaker == Speaker::Salesperson),
+        // One item per scored turn (its row in `scores` is the turn's index in `scored`), then
+        // one per sentence of each turn of several, with the index of its turn.
+        let mut items = Vec::with_capacity(scored.len());
+        let mut sentences = Vec::new();
+        for (turn, &i) in scored.iter().enumerate() {
+            let before = i.checked_sub(1).map(|p| &segments[p]);
+            let item = Item {
+                text: &segments[i].text,
+                context: before.map_or("", |s| s.text.as_str()),
+                context_is_salesperson: before.is_some_and(|s| s.speaker == Speaker::Salesperson),
+            };
+            items.push(item);
+            if self.settings.split_sentences {
+                let parts = split_sentences(item.text);
+                if parts.len() > 1 {
+                    sentences.extend(parts.into_iter().map(|text| (turn, Item { text, ..item })));
                 }
-            })
-            .collect();
+            }
+        }
+        let first_sentence = items.len();
+        items.extend(sentences.iter().map(|(_, item)| *item));
         let scores = model.score(&items)?;
+        let mut signals = scores
+            .signals
+            .slice(ndarray::s![..first_sentence, ..])
+            .to_owned();
+        for (k, (turn, _)) in sentences.iter().enumerate() {
+            let sentence = scores.signals.row(first_sentence + k);
+            signals
+                .row_mut(*turn)
+                .zip_mut_with(&sentence, |a, &b| *a = a.max(b));
+        }
         let labels = model.labels();
         // Score of each label on each scored segment id.
         let mut by_segment: HashMap<usize, Vec<f32>> = HashMap::new();
         let mut added = Vec::new();
+        let min_threshold = self
+            .settings
+            .min_threshold_by_language
+            .get(&cx.language)
+            .copied()
+            .unwrap_or(self.settings.min_threshold) as f32;
         for (row, &i) in scored.iter().enumerate() {
             let id = segments[i].id;
-            let s = scores.signals.row(row);
+            let s = signals.row(row);
             by_segment.insert(id, s.to_vec());
+            // Who is speaking is judged on the whole turn.
             if f64::from(scores.salesperson[row]) >= self.settings.max_salesperson {
                 continue;
             }
@@ -143,22 +192,27 @@ impl Stage for ClassifierStage {
                     .get(label)
                     .copied()
                     .unwrap_or(0.5)
-                    .max(self.settings.min_threshold as f32);
+                    .max(min_threshold);
                 let vetoed =
                     self.settings.rules_veto_negated && cx.negated.contains(&(label.clone(), id));
-                if s[j] >= threshold && !vetoed && !self.rules_only.contains(label) {
+                // The sigmoid saturates at exactly 1.0 in f32: a threshold of 1 means never.
+                let passes = s[j] >= threshold && threshold < 1.0;
+                if passes && !vetoed && !self.rules_only.contains(label) {
                     added.push((label.clone(), f64::from(s[j]), id));
                 }
             }
         }
         let floor = self.settings.drop_rules_below as f32;
-        if floor > 0.0 {
+        if floor > 0.0 && !self.veto.is_empty() {
             let column: HashMap<&str, usize> = labels
                 .iter()
                 .enumerate()
                 .map(|(j, l)| (l.as_str(), j))
                 .collect();
             cx.detections.retain(|f| {
+                if !self.veto.contains(&f.id) {
+                    return true;
+                }
                 let Some(&j) = column.get(f.id.as_str()) else {
                     return true;
                 };
@@ -167,9 +221,7 @@ impl Stage for ClassifierStage {
                     .iter()
                     .filter_map(|e| by_segment.get(e))
                     .peekable();
-                self.rules_force.contains(&f.id)
-                    || cited.peek().is_none()
-                    || cited.any(|s| s[j] >= floor)
+                cited.peek().is_none() || cited.any(|s| s[j] >= floor)
             });
         }
         for (label, confidence, id) in added {
@@ -177,5 +229,50 @@ impl Stage for ClassifierStage {
                 .add(&label, None, (confidence * 100.0).round() / 100.0, [id]);
         }
         Ok(())
+    }
+}
+
+/// The sentences of a turn: cut after 。！？；!?; and after a full stop followed by a space
+/// ("7.9 percent" stays whole). Empty pieces are dropped.
+fn split_sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    let terminator = |c: char| matches!(c, '。' | '！' | '？' | '；' | '!' | '?' | ';');
+    while let Some((at, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
+        // "?!" and "！！" end one sentence, at their last mark.
+        let ends = (terminator(c) && !next.is_some_and(terminator))
+            || (c == '.' && next.is_some_and(char::is_whitespace));
+        if ends {
+            let end = at + c.len_utf8();
+            out.push(text[start..end].trim());
+            start = end;
+        }
+    }
+    out.push(text[start..].trim());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_sentences;
+
+    #[test]
+    fn sentences_are_cut_at_terminators_not_inside_numbers() {
+        assert_eq!(
+            split_sentences("白色就行。试驾一下吧。"),
+            ["白色就行。", "试驾一下吧。"]
+        );
+        assert_eq!(
+            split_sentences("Yeah. A small SUV. The rate is 7.9 percent?! ok"),
+            ["Yeah.", "A small SUV.", "The rate is 7.9 percent?!", "ok"]
+        );
+        assert_eq!(
+            split_sentences("no punctuation at all"),
+            ["no punctuation at all"]
+        );
+        assert!(split_sentences("  ").is_empty());
     }
 }

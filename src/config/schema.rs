@@ -605,6 +605,9 @@ pub struct ClassifierSection {
     /// classifier then only drops rule detections).
     #[serde(default)]
     pub min_threshold: f64,
+    /// `min_threshold` for the conversations in one language (`en`, `zh`).
+    #[serde(default)]
+    pub min_threshold_by_language: BTreeMap<Language, f64>,
     /// Labels only the rules decide (valued labels need the value the gazetteers name).
     #[serde(default)]
     pub rules_only: Vec<String>,
@@ -612,13 +615,19 @@ pub struct ClassifierSection {
     /// `unless`) vetoes the classifier's label on that turn.
     #[serde(default = "default_true")]
     pub rules_veto_negated: bool,
-    /// A rule detection the classifier scores below this on every turn it cites is dropped,
-    /// unless its label is in `rules_force`. 0 keeps every rule detection.
+    /// A rule detection of a `veto` label that the classifier scores below this on every turn
+    /// it cites is dropped.
     #[serde(default)]
     pub drop_rules_below: f64,
-    /// Labels whose rule detections stand whatever the classifier says.
+    /// Labels whose rule detections the classifier may drop (`drop_rules_below`); the rules'
+    /// detections of every other label stand whatever the classifier says.
     #[serde(default)]
-    pub rules_force: Vec<String>,
+    pub veto: Vec<String>,
+    /// A turn of several sentences is also scored sentence by sentence (with the same previous
+    /// turn), and each label takes its highest score: one sentence embedding of a long turn
+    /// favours one topic and buries the others.
+    #[serde(default)]
+    pub split_sentences: bool,
 }
 
 impl Default for ClassifierSection {
@@ -630,10 +639,12 @@ impl Default for ClassifierSection {
             max_salesperson: default_max_salesperson(),
             thresholds: BTreeMap::new(),
             min_threshold: 0.0,
+            min_threshold_by_language: BTreeMap::new(),
             rules_only: Vec::new(),
             rules_veto_negated: true,
             drop_rules_below: 0.0,
-            rules_force: Vec::new(),
+            veto: Vec::new(),
+            split_sentences: false,
         }
     }
 }

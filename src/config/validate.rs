@@ -367,10 +367,7 @@ fn validate_classifier(c: &PipelineConfig) -> Result<(), ConfigError> {
     let t = &c.taxonomy;
     let is_signal =
         |l: &String| t.preferences.contains(l) || t.objections.contains(l) || t.intents.contains(l);
-    let lists = [
-        ("rules_only", &k.rules_only),
-        ("rules_force", &k.rules_force),
-    ];
+    let lists = [("rules_only", &k.rules_only), ("veto", &k.veto)];
     for (entry, labels) in lists {
         if let Some(l) = labels.iter().find(|l| !is_signal(l)) {
             return invalid(
@@ -378,6 +375,12 @@ fn validate_classifier(c: &PipelineConfig) -> Result<(), ConfigError> {
                 format!("`{l}` is not a preference, objection or intent"),
             );
         }
+    }
+    if let Some(l) = k.veto.iter().find(|l| k.rules_only.contains(l)) {
+        return invalid(
+            "veto",
+            format!("`{l}` is also in rules_only: the classifier cannot both ignore and veto it"),
+        );
     }
     for (label, threshold) in &k.thresholds {
         if !is_signal(label) {
@@ -401,6 +404,14 @@ fn validate_classifier(c: &PipelineConfig) -> Result<(), ConfigError> {
     }
     if !(0.0..=1.0).contains(&k.min_threshold) {
         return invalid("min_threshold", "must be in [0, 1]".into());
+    }
+    for (lang, floor) in &k.min_threshold_by_language {
+        if !(0.0..=1.0).contains(floor) {
+            return invalid(
+                "min_threshold_by_language",
+                format!("`{}`: must be in [0, 1]", lang.code()),
+            );
+        }
     }
     if !(0.0..1.0).contains(&k.drop_rules_below) {
         return invalid("drop_rules_below", "must be in [0, 1)".into());

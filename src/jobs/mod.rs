@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use sqlx::Row as _;
 
+use crate::config::PipelineConfig;
+use crate::store::profiles::refresh_customer_on;
 use crate::store::{new_id, now_ms, Backend, Store, StoreError};
 
 /// A claimed job.
@@ -101,12 +103,16 @@ impl Store {
     }
 
     /// Commits the analysis if the lease is still ours; `false` (and nothing written) if not.
+    /// The customer's cached summary (priority, tags, stage, forecast) is rebuilt in the same
+    /// transaction, so lists and the follow-up queue never lag behind a committed result.
     pub async fn complete_job(
         &self,
         lease: &Lease,
         analysis_json: &str,
+        config: &PipelineConfig,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
+        let metrics = crate::store::dashboard::RecordingMetrics::of(analysis_json);
         let mut tx = self.begin_write().await?;
         let fenced = sqlx::query(
             "UPDATE jobs SET status = 'done', lease_expires_at = NULL, last_error = NULL,
@@ -123,13 +129,25 @@ impl Store {
             return Ok(false);
         }
         sqlx::query(
-            "UPDATE recordings SET status = 'done', error = NULL, analysis = $1, analysed_at = $2 WHERE id = $3",
+            "UPDATE recordings SET status = 'done', error = NULL, analysis = $1, analysed_at = $2,
+                 duration_s = $3, customer_talk_share = $4 WHERE id = $5",
         )
         .bind(analysis_json)
         .bind(now)
+        .bind(metrics.duration_s)
+        .bind(metrics.customer_talk_share)
         .bind(&lease.recording_id)
         .execute(&mut *tx)
         .await?;
+        let customer: Option<String> =
+            sqlx::query("SELECT customer_id FROM recordings WHERE id = $1")
+                .bind(&lease.recording_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("customer_id")?;
+        if let Some(customer) = customer {
+            refresh_customer_on(&mut tx, &customer, config, chrono::Utc::now()).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }
@@ -174,12 +192,23 @@ impl Store {
         Ok(true)
     }
 
-    /// Jobs waiting or running (for readiness and metrics).
-    pub async fn queue_depth(&self) -> Result<i64, StoreError> {
-        let row =
-            sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(row.try_get("n")?)
+    /// How many jobs are in each status (for `/metrics`), every status listed.
+    pub async fn job_counts(&self) -> Result<Vec<(&'static str, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts: Vec<(&'static str, i64)> = ["queued", "running", "done", "failed"]
+            .into_iter()
+            .map(|status| (status, 0))
+            .collect();
+        for row in rows {
+            let status: String = row.try_get("status")?;
+            let n: i64 = row.try_get("n")?;
+            match counts.iter_mut().find(|(s, _)| *s == status) {
+                Some(slot) => slot.1 = n,
+                None => return Err(StoreError::Corrupt(format!("job status `{status}`"))),
+            }
+        }
+        Ok(counts)
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::analysis::Analysis;
 use crate::jobs::Lease;
+use crate::metrics::JobOutcome;
 use crate::pipeline::{AnalyzeError, AnalyzeOptions, Pipeline};
 use crate::store::recordings::Recording;
 use crate::store::{Store, StoreError};
@@ -79,33 +80,45 @@ async fn process(store: &Store, pipeline: &Arc<Pipeline>, options: &WorkerOption
     } else {
         attempt(store, pipeline, options, &lease).await
     };
-    let committed = match outcome {
+    let retry_left = lease.attempt < lease.max_attempts;
+    let (committed, ended) = match outcome {
         Ok(mut analysis) => match serde_json::to_string({
             // Phone and ID numbers never reach the database.
             crate::privacy::redact_analysis(&mut analysis);
             &analysis
         }) {
-            Ok(json) => store.complete_job(&lease, &json).await,
-            Err(e) => {
+            Ok(json) => (
+                store.complete_job(&lease, &json, pipeline.config()).await,
+                JobOutcome::Done,
+            ),
+            Err(e) => (
                 store
                     .fail_job(
                         &lease,
                         &format!("cannot serialise the analysis: {e}"),
                         false,
                     )
-                    .await
-            }
+                    .await,
+                JobOutcome::Failed,
+            ),
         },
-        Err(AttemptError::Unprocessable(reason)) => store.fail_job(&lease, &reason, false).await,
-        Err(e) => store.fail_job(&lease, &e.to_string(), true).await,
+        Err(AttemptError::Unprocessable(reason)) => (
+            store.fail_job(&lease, &reason, false).await,
+            JobOutcome::Failed,
+        ),
+        Err(e) => (
+            store.fail_job(&lease, &e.to_string(), true).await,
+            if retry_left {
+                JobOutcome::Retry
+            } else {
+                JobOutcome::Failed
+            },
+        ),
     };
     match committed {
         Ok(true) => {
-            tracing::info!(job = %lease.job_id, elapsed_ms = started.elapsed().as_millis() as u64, "job finished");
-            if let Err(e) = refresh_customer_of(store, pipeline, &lease.recording_id).await {
-                // The periodic recompute catches up.
-                tracing::warn!(recording = %lease.recording_id, "cannot refresh the customer's profile: {e}");
-            }
+            crate::metrics::job_attempt(ended, started.elapsed());
+            tracing::info!(job = %lease.job_id, elapsed_ms = started.elapsed().as_millis() as u64, "job finished")
         }
         Ok(false) => {
             tracing::warn!(job = %lease.job_id, "lease lost to another worker: result discarded")
@@ -113,23 +126,6 @@ async fn process(store: &Store, pipeline: &Arc<Pipeline>, options: &WorkerOption
         // The lease will expire and another attempt will run.
         Err(e) => tracing::error!(job = %lease.job_id, "cannot record the job's outcome: {e}"),
     }
-}
-
-async fn refresh_customer_of(
-    store: &Store,
-    pipeline: &Pipeline,
-    recording_id: &str,
-) -> Result<(), StoreError> {
-    if let Some(customer) = store
-        .recording(recording_id)
-        .await?
-        .and_then(|r| r.customer_id)
-    {
-        store
-            .refresh_customer(&customer, pipeline.config(), chrono::Utc::now())
-            .await?;
-    }
-    Ok(())
 }
 
 /// The recording's body as the pipeline reads it: a transcript in memory, or an audio file.

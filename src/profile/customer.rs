@@ -154,6 +154,9 @@ pub struct ProfileTag {
     /// The rule that gave it.
     pub rule: String,
     pub evidence: Vec<Evidence>,
+    /// A manager's verdict on this tag, if any (see [`super::corrections`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction: Option<super::corrections::Correction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -410,6 +413,7 @@ pub fn build_profile_with_outcome(
                 id: t.id,
                 category: t.category,
                 rule: t.rule,
+                correction: None,
             })
             .collect(),
         visits: visits

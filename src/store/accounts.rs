@@ -137,16 +137,8 @@ impl Store {
                 "`{email}` is not an email address"
             )));
         }
-        if password.chars().count() < 8 {
-            return Err(StoreError::Invalid(
-                "a password needs at least 8 characters".into(),
-            ));
-        }
         self.require_dealership(dealership_id).await?;
-        let password = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(|e| StoreError::Invalid(e.to_string()))??;
+        let hash = hash_password(password).await?;
         let id = new_id("usr");
         let inserted = sqlx::query(
             "INSERT INTO users (id, dealership_id, email, role, password_hash, created_at)
@@ -227,6 +219,30 @@ impl Store {
         Ok(())
     }
 
+    /// The dealership of the user with this email, if there is one.
+    pub async fn user_dealership(&self, email: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT dealership_id FROM users WHERE email = $1")
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("dealership_id")).transpose()?)
+    }
+
+    /// Replaces a user's password; their existing tokens stay valid.
+    pub async fn set_password(&self, email: &str, password: &str) -> Result<(), StoreError> {
+        let hash = hash_password(password).await?;
+        let email = email.trim().to_lowercase();
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE email = $2")
+            .bind(hash)
+            .bind(&email)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no user `{email}`")));
+        }
+        Ok(())
+    }
+
     /// Checks a person's password and issues a bearer token for the API. `None`: wrong email or
     /// password (deliberately not saying which).
     pub async fn login(&self, email: &str, password: &str) -> Result<Option<String>, StoreError> {
@@ -295,12 +311,24 @@ impl Store {
     }
 }
 
-fn hash_password(password: &str) -> Result<String, StoreError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| StoreError::Invalid(format!("cannot hash the password: {e}")))
+/// Checks the password rule and hashes it with argon2 (on a blocking thread: it is slow on
+/// purpose).
+async fn hash_password(password: &str) -> Result<String, StoreError> {
+    if password.chars().count() < 8 {
+        return Err(StoreError::Invalid(
+            "a password needs at least 8 characters".into(),
+        ));
+    }
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| StoreError::Invalid(format!("cannot hash the password: {e}")))
+    })
+    .await
+    .map_err(|e| StoreError::Invalid(e.to_string()))?
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {

@@ -111,7 +111,9 @@ impl Store {
             add("r.recorded_at < ?", Bind::Int(before));
         }
         let sql = format!(
-            "SELECT r.id, r.status, r.error, r.recorded_at, r.analysis, r.customer_id,
+            "SELECT r.id, r.status, r.error, r.recorded_at, r.customer_id, r.duration_s,
+                    -- The document only for recordings analysed before duration_s was kept.
+                    CASE WHEN r.duration_s IS NULL THEN r.analysis END AS analysis,
                     u.email AS salesperson_email, c.name AS customer_name, c.phone AS customer_phone
              FROM recordings r
              LEFT JOIN customers c ON c.id = r.customer_id
@@ -138,7 +140,9 @@ impl Store {
                     status: row.try_get("status")?,
                     error: row.try_get("error")?,
                     recorded_at: to_time(row.try_get("recorded_at")?),
-                    duration_s: analysis.as_deref().and_then(duration_of),
+                    duration_s: row
+                        .try_get::<Option<f64>, _>("duration_s")?
+                        .or_else(|| analysis.as_deref().and_then(duration_of)),
                     salesperson_email: row.try_get("salesperson_email")?,
                     customer_id: row.try_get("customer_id")?,
                     customer_name: row.try_get("customer_name")?,
@@ -239,6 +243,50 @@ impl Store {
             id,
             name: row.try_get("name")?,
             phone: row.try_get("phone")?,
+        })
+    }
+}
+
+impl Store {
+    /// The ids of a customer's recordings whose audio can be played (audio still stored).
+    pub async fn playable_recordings(
+        &self,
+        customer_id: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM recordings WHERE customer_id = $1 AND object_key IS NOT NULL
+                 AND content_type LIKE 'audio/%'",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// Every user of the dealership: id → email.
+    pub async fn user_emails(
+        &self,
+        dealership_id: &str,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let rows = sqlx::query("SELECT id, email FROM users WHERE dealership_id = $1")
+            .bind(dealership_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("email")?)))
+            .collect()
+    }
+
+    /// A customer's name and phone.
+    pub async fn customer_contact(&self, customer_id: &str) -> Result<CustomerChoice, StoreError> {
+        let r = sqlx::query("SELECT id, name, phone FROM customers WHERE id = $1")
+            .bind(customer_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(CustomerChoice {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            phone: r.try_get("phone")?,
         })
     }
 }

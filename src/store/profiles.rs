@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::Row as _;
+use sqlx::{AnyConnection, Row as _};
 
 use super::accounts::Principal;
 use super::{now_ms, to_time, Store, StoreError};
@@ -16,7 +16,7 @@ use crate::profile::customer::{
 use crate::profile::forecast_report::OpportunityRow;
 
 /// A customer row as lists show it (the cached summary, not the full profile).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CustomerSummary {
     pub id: String,
     pub name: Option<String>,
@@ -73,9 +73,12 @@ fn scope(who: &Principal) -> (&'static str, Option<&str>) {
 }
 
 /// Filters for `GET /api/v1/customers`.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerFilter {
+    /// Only customers carrying this tag id (e.g. `intent.test_drive`).
     pub tag: Option<String>,
+    /// Only customers of this priority tier (`hot`, `warm`, `cold`).
     pub tier: Option<String>,
 }
 
@@ -99,47 +102,6 @@ impl Store {
             }
     }
 
-    /// The analysed conversations of a customer (including those of records merged into it).
-    async fn visits(&self, customer_id: &str) -> Result<Vec<Visit>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, recorded_at, salesperson_id, analysis FROM recordings
-             WHERE customer_id = $1 AND status = 'done' AND analysis IS NOT NULL
-             ORDER BY recorded_at",
-        )
-        .bind(customer_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let analysis: String = row.try_get("analysis")?;
-                Ok(Visit {
-                    recording_id: row.try_get("id")?,
-                    recorded_at: to_time(row.try_get("recorded_at")?),
-                    salesperson: row.try_get("salesperson_id")?,
-                    analysis: serde_json::from_str(&analysis)
-                        .map_err(|e| StoreError::Corrupt(format!("analysis JSON: {e}")))?,
-                })
-            })
-            .collect()
-    }
-
-    async fn outcome(&self, customer_id: &str) -> Result<Option<Outcome>, StoreError> {
-        let row = sqlx::query("SELECT outcome, outcome_at FROM customers WHERE id = $1")
-            .bind(customer_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let result = match row.try_get::<Option<String>, _>("outcome")?.as_deref() {
-            Some("won") => OutcomeKind::Won,
-            Some("lost") => OutcomeKind::Lost,
-            _ => return Ok(None),
-        };
-        Ok(Some(Outcome {
-            result,
-            recorded_at: to_time(row.try_get::<Option<i64>, _>("outcome_at")?.unwrap_or(0)),
-        }))
-    }
-
     /// The customer's full profile as of `now`.
     pub async fn profile(
         &self,
@@ -147,15 +109,19 @@ impl Store {
         config: &PipelineConfig,
         now: DateTime<Utc>,
     ) -> Result<CustomerProfile, StoreError> {
-        let visits = self.visits(customer_id).await?;
-        let outcome = self.outcome(customer_id).await?;
-        Ok(build_profile_with_outcome(
-            customer_id,
-            &visits,
-            outcome,
-            now,
-            config,
-        ))
+        Ok(self.profile_with_visits(customer_id, config, now).await?.0)
+    }
+
+    /// The profile and the visits it was built from (the profile page shows their
+    /// transcripts), with managers' tag verdicts laid over it.
+    pub async fn profile_with_visits(
+        &self,
+        customer_id: &str,
+        config: &PipelineConfig,
+        now: DateTime<Utc>,
+    ) -> Result<(CustomerProfile, Vec<Visit>), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        profile_with_visits_on(&mut conn, customer_id, config, now).await
     }
 
     /// Rebuilds the profile and stores its summary on the customer row.
@@ -165,26 +131,8 @@ impl Store {
         config: &PipelineConfig,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let p = self.profile(customer_id, config, now).await?;
-        let tags: String = p.tags.iter().map(|t| format!(" {} ", t.id)).collect();
-        sqlx::query(
-            "UPDATE customers SET priority_score = $1, tier = $2, stage = $3, next_action = $4,
-                 due = $5, tags = $6, forecast_row = $7, last_seen_at = $8, updated_at = $9
-             WHERE id = $10",
-        )
-        .bind(i64::from(p.priority.score))
-        .bind(json(&p.priority.tier))
-        .bind(json(&p.forecast.stage))
-        .bind(&p.priority.next_action)
-        .bind(&p.priority.due)
-        .bind(tags)
-        .bind(json(&OpportunityRow::from_profile(&p)))
-        .bind(p.last_contact.map(|t| t.timestamp_millis()))
-        .bind(now_ms())
-        .bind(customer_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        refresh_customer_on(&mut conn, customer_id, config, now).await
     }
 
     /// Recomputes every live customer's cached summary (priorities decay as time passes:
@@ -349,4 +297,97 @@ impl Store {
 fn json<T: Serialize>(value: &T) -> String {
     let text = serde_json::to_string(value).unwrap_or_default();
     text.trim_matches('"').to_string()
+}
+
+/// The analysed conversations of a customer (including those of records merged into it).
+async fn visits(conn: &mut AnyConnection, customer_id: &str) -> Result<Vec<Visit>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, recorded_at, salesperson_id, analysis FROM recordings
+         WHERE customer_id = $1 AND status = 'done' AND analysis IS NOT NULL
+         ORDER BY recorded_at",
+    )
+    .bind(customer_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let analysis: String = row.try_get("analysis")?;
+            Ok(Visit {
+                recording_id: row.try_get("id")?,
+                recorded_at: to_time(row.try_get("recorded_at")?),
+                salesperson: row.try_get("salesperson_id")?,
+                analysis: serde_json::from_str(&analysis)
+                    .map_err(|e| StoreError::Corrupt(format!("analysis JSON: {e}")))?,
+            })
+        })
+        .collect()
+}
+
+async fn outcome(
+    conn: &mut AnyConnection,
+    customer_id: &str,
+) -> Result<Option<Outcome>, StoreError> {
+    let row = sqlx::query("SELECT outcome, outcome_at FROM customers WHERE id = $1")
+        .bind(customer_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let result = match row.try_get::<Option<String>, _>("outcome")?.as_deref() {
+        Some("won") => OutcomeKind::Won,
+        Some("lost") => OutcomeKind::Lost,
+        _ => return Ok(None),
+    };
+    Ok(Some(Outcome {
+        result,
+        recorded_at: to_time(row.try_get::<Option<i64>, _>("outcome_at")?.unwrap_or(0)),
+    }))
+}
+
+async fn profile_with_visits_on(
+    conn: &mut AnyConnection,
+    customer_id: &str,
+    config: &PipelineConfig,
+    now: DateTime<Utc>,
+) -> Result<(CustomerProfile, Vec<Visit>), StoreError> {
+    let visits = visits(conn, customer_id).await?;
+    let outcome = outcome(conn, customer_id).await?;
+    let mut profile = build_profile_with_outcome(customer_id, &visits, outcome, now, config);
+    let corrections = super::corrections::tag_corrections_on(conn, customer_id).await?;
+    crate::profile::corrections::apply(&mut profile, &corrections);
+    Ok((profile, visits))
+}
+
+/// Rebuilds a customer's profile and stores its summary on their row, on `conn`: inside the
+/// caller's transaction when it is one, so the summary changes with what changed it.
+pub async fn refresh_customer_on(
+    conn: &mut AnyConnection,
+    customer_id: &str,
+    config: &PipelineConfig,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (p, _) = profile_with_visits_on(conn, customer_id, config, now).await?;
+    let tags: String = p
+        .tags
+        .iter()
+        .filter(|t| t.counts())
+        .map(|t| format!(" {} ", t.id))
+        .collect();
+    sqlx::query(
+        "UPDATE customers SET priority_score = $1, tier = $2, stage = $3, next_action = $4,
+             due = $5, tags = $6, forecast_row = $7, last_seen_at = $8, updated_at = $9
+         WHERE id = $10",
+    )
+    .bind(i64::from(p.priority.score))
+    .bind(json(&p.priority.tier))
+    .bind(json(&p.forecast.stage))
+    .bind(&p.priority.next_action)
+    .bind(&p.priority.due)
+    .bind(tags)
+    .bind(json(&OpportunityRow::from_profile(&p)))
+    .bind(p.last_contact.map(|t| t.timestamp_millis()))
+    .bind(now_ms())
+    .bind(customer_id)
+    .execute(&mut *conn)
+    .await?;
+    super::dashboard::store_mentions_on(conn, customer_id, &p).await
 }

@@ -24,7 +24,7 @@ pub struct NewRecording {
     pub customer: CustomerHint,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Queued,
@@ -45,8 +45,17 @@ impl Status {
     }
 }
 
+/// Whether a recording's audio (or transcript body) is still kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioState {
+    Stored,
+    /// Deleted by the retention period; the analysis stays.
+    Expired,
+}
+
 /// A recording as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Recording {
     pub id: String,
     pub status: Status,
@@ -60,8 +69,11 @@ pub struct Recording {
     pub size_bytes: i64,
     pub sha256: String,
     pub attempts: i64,
+    pub audio: AudioState,
+    pub audio_expired_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The same document as `dealerscope analyze --json`, once done.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub analysis: Option<serde_json::Value>,
     #[serde(skip)]
     pub dealership_id: String,
@@ -72,12 +84,21 @@ pub struct Recording {
 const SELECT: &str =
     "SELECT r.id, r.dealership_id, r.status, r.error, r.customer_id, r.salesperson_id,
     r.device_id, r.recorded_at, r.received_at, r.content_type, r.size_bytes, r.sha256, r.analysis,
-    r.object_key, COALESCE(j.attempts, 0) AS attempts
+    r.object_key, r.audio_expired_at, COALESCE(j.attempts, 0) AS attempts
     FROM recordings r LEFT JOIN jobs j ON j.recording_id = r.id";
 
 fn from_row(row: &AnyRow) -> Result<Recording, StoreError> {
     let analysis: Option<String> = row.try_get("analysis")?;
+    let object_key: Option<String> = row.try_get("object_key")?;
     Ok(Recording {
+        audio: if object_key.is_some() {
+            AudioState::Stored
+        } else {
+            AudioState::Expired
+        },
+        audio_expired_at: row
+            .try_get::<Option<i64>, _>("audio_expired_at")?
+            .map(to_time),
         id: row.try_get("id")?,
         dealership_id: row.try_get("dealership_id")?,
         status: Status::parse(&row.try_get::<String, _>("status")?)?,
@@ -95,7 +116,7 @@ fn from_row(row: &AnyRow) -> Result<Recording, StoreError> {
             .map(|a| serde_json::from_str(&a))
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("analysis JSON: {e}")))?,
-        object_key: row.try_get("object_key")?,
+        object_key,
     })
 }
 

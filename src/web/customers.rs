@@ -4,10 +4,10 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::profile::customer::{CustomerProfile, OutcomeKind};
 use crate::profile::forecast_report::{summarize, ForecastReport};
@@ -16,7 +16,11 @@ use crate::store::profiles::{CustomerFilter, CustomerSummary};
 
 /// The customer `id` names (following merges) if the caller may see it; 404 otherwise, so
 /// other dealerships' ids reveal nothing.
-async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<CustomerSummary, ApiError> {
+pub(super) async fn visible(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+) -> Result<CustomerSummary, ApiError> {
     let not_found = || ApiError::NotFound(format!("no customer `{id}`"));
     let mut conn = state
         .store
@@ -39,7 +43,7 @@ async fn visible(state: &AppState, who: &Principal, id: &str) -> Result<Customer
     Ok(customer)
 }
 
-fn require_manager(who: &Principal) -> Result<(), ApiError> {
+pub(super) fn require_manager(who: &Principal) -> Result<(), ApiError> {
     if who.sees_whole_dealership() {
         Ok(())
     } else {
@@ -47,6 +51,19 @@ fn require_manager(who: &Principal) -> Result<(), ApiError> {
     }
 }
 
+/// A customer's profile, aggregated over every conversation (the read is audited).
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    params(("id" = String, Path, description = "The customer's id (a merged-away id leads to the record it was merged into)")),
+    responses(
+        (status = 200, description = "The profile: budget with its history, preferences, objections, intents, tags with evidence, priority, forecast", body = Object),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such customer visible to the caller", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -64,20 +81,52 @@ pub async fn get(
     Ok(Json(profile))
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CustomerList {
+    customers: Vec<CustomerSummary>,
+}
+
+/// The caller's customers (a group by tag and tier filters), highest priority first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers",
+    tag = "customers",
+    params(CustomerFilter),
+    responses(
+        (status = 200, description = "Up to 500 customers", body = CustomerList),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(who): Caller,
     Query(filter): Query<CustomerFilter>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<CustomerList>, ApiError> {
     let customers = state.store.customers(&who, &filter, 500).await?;
-    Ok(Json(serde_json::json!({ "customers": customers })))
+    Ok(Json(CustomerList { customers }))
 }
 
-/// The caller's priority queue: their customers, highest priority first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FollowUps {
+    follow_ups: Vec<CustomerSummary>,
+}
+
+/// The caller's priority queue: their open customers, highest priority first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/follow-ups",
+    tag = "customers",
+    responses(
+        (status = 200, description = "Up to 100 customers to follow up", body = FollowUps),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn follow_ups(
     State(state): State<AppState>,
     Caller(who): Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<FollowUps>, ApiError> {
     let customers = state
         .store
         .customers(&who, &CustomerFilter::default(), 100)
@@ -88,9 +137,21 @@ pub async fn follow_ups(
             c.priority_score.is_some() && !matches!(c.stage.as_deref(), Some("won" | "lost"))
         })
         .collect();
-    Ok(Json(serde_json::json!({ "follow_ups": queue })))
+    Ok(Json(FollowUps { follow_ups: queue }))
 }
 
+/// The opportunity forecast of the caller's customers: expected value by stage, week and
+/// salesperson.
+#[utoipa::path(
+    get,
+    path = "/api/v1/forecast",
+    tag = "customers",
+    responses(
+        (status = 200, description = "The forecast report", body = Object),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn forecast(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -98,11 +159,27 @@ pub async fn forecast(
     Ok(Json(summarize(&state.store.opportunities(&who).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct OutcomeBody {
+    /// `won` or `lost`.
+    #[schema(value_type = String, example = "won")]
     result: OutcomeKind,
 }
 
+/// Record how the sale ended (for later calibration).
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{id}/outcome",
+    tag = "customers",
+    params(("id" = String, Path, description = "The customer's id (a merged-away id leads to the record it was merged into)")),
+    request_body = OutcomeBody,
+    responses(
+        (status = 200, description = "The customer's updated summary", body = CustomerSummary),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such customer visible to the caller", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn outcome(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -125,11 +202,28 @@ pub async fn outcome(
         .ok_or_else(|| ApiError::NotFound(format!("no customer `{id}`")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct MergeBody {
+    /// The customer that remains.
     into: String,
 }
 
+/// Merge this customer into another, keeping all history (managers).
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/{id}/merge",
+    tag = "customers",
+    params(("id" = String, Path, description = "The customer's id (a merged-away id leads to the record it was merged into)")),
+    request_body = MergeBody,
+    responses(
+        (status = 200, description = "The merged profile", body = Object),
+        (status = 400, description = "A customer merged into itself", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "Not a manager", body = ErrorBody),
+        (status = 404, description = "No such customer visible to the caller", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn merge(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -161,6 +255,20 @@ pub async fn merge(
     Ok(Json(profile))
 }
 
+/// Delete a customer with their recordings' audio, transcripts, tags and evidence (managers).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    params(("id" = String, Path, description = "The customer's id (a merged-away id leads to the record it was merged into)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 403, description = "Not a manager", body = ErrorBody),
+        (status = 404, description = "No such customer visible to the caller", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(who): Caller,

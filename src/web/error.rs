@@ -6,6 +6,13 @@ use axum::response::{IntoResponse, Response};
 use crate::store::objects::UploadError;
 use crate::store::StoreError;
 
+/// Every error answer's body.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, in a sentence.
+    pub error: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("missing or invalid bearer token")]
@@ -16,6 +23,12 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Locked(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error(transparent)]
     Upload(#[from] UploadError),
     #[error(transparent)]
@@ -29,6 +42,9 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Locked(_) => StatusCode::LOCKED,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Upload(UploadError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Upload(UploadError::ChecksumMismatch { .. }) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -41,7 +57,9 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!("{self}");
         }
-        let body = axum::Json(serde_json::json!({ "error": self.to_string() }));
+        let body = axum::Json(ErrorBody {
+            error: self.to_string(),
+        });
         let mut response = (status, body).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

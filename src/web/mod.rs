@@ -1,18 +1,22 @@
-//! The HTTP service: the JSON API under `/api/v1`, health and readiness.
+//! The HTTP service: the JSON API under `/api/v1`, the pages, and monitoring.
 
+mod api;
+mod audio;
 mod auth;
+mod corrections;
 mod customers;
 mod error;
+mod monitoring;
 mod pages;
 mod recordings;
 mod sessions;
+mod uploads;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
 use axum::Router;
 
 use crate::pipeline::Pipeline;
@@ -32,38 +36,26 @@ pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     /// Woken on every new recording so in-process workers start without waiting for a poll.
     pub jobs_waiting: Arc<tokio::sync::Notify>,
+    /// Resumable uploads being appended to (one request at a time each).
+    pub uploads_writing: Arc<uploads::Writing>,
+    /// Renders the process's Prometheus metrics.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/api/v1/sessions", post(sessions::create))
-        .route("/api/v1/recordings", post(recordings::create))
-        .route("/api/v1/recordings/{id}", get(recordings::get))
-        .route("/api/v1/customers", get(customers::list))
-        .route(
-            "/api/v1/customers/{id}",
-            get(customers::get).delete(customers::delete),
-        )
-        .route("/api/v1/customers/{id}/outcome", post(customers::outcome))
-        .route("/api/v1/customers/{id}/merge", post(customers::merge))
-        .route("/api/v1/follow-ups", get(customers::follow_ups))
-        .route("/api/v1/forecast", get(customers::forecast))
+        .route("/healthz", get(monitoring::health))
+        .route("/readyz", get(monitoring::ready))
+        .route("/metrics", get(monitoring::metrics))
+        // The documented JSON API: add API routes in api.rs.
+        .merge(api::router())
         .merge(pages::router())
         .layer(axum::middleware::from_fn(pages::api_session_bridge))
         // Uploads stream to the object store under their own limit (ServiceConfig).
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(monitoring::track))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
-}
-
-async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.store.ping().await {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-    }
 }
 
 /// Serves until `shutdown` resolves, then lets requests in flight finish.

@@ -8,11 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::AppState;
+use crate::store::accounts::Principal;
 use crate::store::customers::CustomerHint;
 use crate::store::new_id;
-use crate::store::recordings::{Inserted, NewRecording, Recording};
+use crate::store::recordings::{Inserted, NewRecording, Recording, Status};
+use crate::store::uploads::PushMeta;
 
 fn header_text(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
     match headers.get(name) {
@@ -24,16 +26,23 @@ fn header_text(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiErr
     }
 }
 
-/// The push's metadata, checked before any byte of the body is read.
-struct PushHeaders {
-    idempotency_key: Option<String>,
-    recorded_at: chrono::DateTime<chrono::Utc>,
-    sha256: Option<String>,
-    content_type: String,
-    customer: CustomerHint,
+/// `X-Customer-Name` may be any UTF-8 name: percent-encoded (`%E7%8E%8B%E7%A3%8A` for 王磊,
+/// which every HTTP client can send) or as raw UTF-8 bytes.
+fn customer_name(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("x-customer-name") else {
+        return Ok(None);
+    };
+    let refused =
+        || ApiError::BadRequest("X-Customer-Name must be UTF-8, preferably percent-encoded".into());
+    let raw = std::str::from_utf8(value.as_bytes()).map_err(|_| refused())?;
+    let name = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| refused())?;
+    Ok(Some(name.trim().to_string()).filter(|s| !s.is_empty()))
 }
 
-fn push_headers(headers: &HeaderMap) -> Result<PushHeaders, ApiError> {
+/// The push's metadata, checked before any byte of the body is read.
+pub(super) fn push_headers(headers: &HeaderMap) -> Result<PushMeta, ApiError> {
     let idempotency_key = header_text(headers, "idempotency-key")?;
     if idempotency_key.as_ref().is_some_and(|k| k.len() > 200) {
         return Err(ApiError::BadRequest(
@@ -56,7 +65,7 @@ fn push_headers(headers: &HeaderMap) -> Result<PushHeaders, ApiError> {
             ));
         }
     }
-    Ok(PushHeaders {
+    Ok(PushMeta {
         idempotency_key,
         recorded_at,
         sha256,
@@ -64,21 +73,53 @@ fn push_headers(headers: &HeaderMap) -> Result<PushHeaders, ApiError> {
             .unwrap_or_else(|| "application/octet-stream".into()),
         customer: CustomerHint {
             phone: header_text(headers, "x-customer-phone")?,
-            name: header_text(headers, "x-customer-name")?,
+            name: customer_name(headers)?,
             id: header_text(headers, "x-customer-id")?,
         },
     })
 }
 
 /// The short answer to a push: the recording's id and status.
-fn receipt(status: StatusCode, rec: &Recording) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "id": rec.id, "status": rec.status, "customer_id": rec.customer_id })),
-    )
-        .into_response()
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Receipt {
+    id: String,
+    status: Status,
+    customer_id: Option<String>,
 }
 
+pub(super) fn receipt(status: StatusCode, rec: &Recording) -> Response {
+    let body = Receipt {
+        id: rec.id.clone(),
+        status: rec.status,
+        customer_id: rec.customer_id.clone(),
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Push a recording: the raw body, streamed to the audio store and verified before the answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/recordings",
+    tag = "recordings",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "The device's own id for the recording: the same key again returns the same recording (200)"),
+        ("X-Recorded-At" = Option<String>, Header, description = "When it was recorded, RFC 3339 (default: now)"),
+        ("X-Customer-Phone" = Option<String>, Header, description = "The customer's phone: matched after normalisation"),
+        ("X-Customer-Name" = Option<String>, Header, description = "The customer's name, UTF-8, percent-encoded beyond ASCII"),
+        ("X-Customer-Id" = Option<String>, Header, description = "A unified customer id, or the dealership's own id for the customer"),
+        ("X-Content-SHA256" = Option<String>, Header, description = "The body's SHA-256 (hex); a mismatch is refused with 422"),
+    ),
+    request_body(content = String, content_type = "application/octet-stream", description = "Audio (WAV, MP3, M4A/AAC, FLAC, Ogg; the Content-Type names it) or a transcript (text/plain, application/json)"),
+    responses(
+        (status = 202, description = "Stored, verified and queued for processing", body = Receipt),
+        (status = 200, description = "This source pushed the same Idempotency-Key before: that recording", body = Receipt),
+        (status = 400, description = "A malformed header, or the body broke off", body = ErrorBody),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 413, description = "Larger than the service's limit", body = ErrorBody),
+        (status = 422, description = "The body does not match X-Content-SHA256", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -91,14 +132,32 @@ pub async fn create(
             return Ok(receipt(StatusCode::OK, &existing));
         }
     }
-    let limit = state.config.max_upload_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let limit = state.config.max_upload_bytes;
     if declared.is_some_and(|n| n > limit) {
         return Err(crate::store::objects::UploadError::TooLarge { limit }.into());
     }
+    let (status, rec) = record(&state, &caller, push, body.into_data_stream()).await?;
+    Ok(receipt(status, &rec))
+}
+
+/// Stores a body (verified against the size limit and the declared checksum) and records it
+/// with its processing job: `202` and the new recording, or `200` and the one a concurrent
+/// push with the same idempotency key made first. A push and a completed resumable upload
+/// both end here.
+pub(super) async fn record<S, E>(
+    state: &AppState,
+    caller: &Principal,
+    push: PushMeta,
+    body: S,
+) -> Result<(StatusCode, Recording), ApiError>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
     let id = new_id("rec");
     let object_key = format!("recordings/{}/{id}", caller.dealership_id());
     let stored = state
@@ -106,8 +165,8 @@ pub async fn create(
         .objects
         .put_verified(
             &object_key,
-            body.into_data_stream(),
-            limit,
+            body,
+            state.config.max_upload_bytes,
             push.sha256.as_deref(),
         )
         .await?;
@@ -121,7 +180,7 @@ pub async fn create(
         recorded_at: push.recorded_at,
         customer: push.customer,
     };
-    let inserted = state.store.insert_recording(&caller, &new).await;
+    let inserted = state.store.insert_recording(caller, &new).await;
     if !matches!(inserted, Ok(Inserted::New(_))) {
         // Lost a race on the same key, or the database refused: the body stays only if recorded.
         if let Err(e) = state.store.objects.delete(&object_key).await {
@@ -131,12 +190,25 @@ pub async fn create(
     match inserted? {
         Inserted::New(rec) => {
             state.jobs_waiting.notify_one();
-            Ok(receipt(StatusCode::ACCEPTED, &rec))
+            Ok((StatusCode::ACCEPTED, rec))
         }
-        Inserted::Existing(rec) => Ok(receipt(StatusCode::OK, &rec)),
+        Inserted::Existing(rec) => Ok((StatusCode::OK, rec)),
     }
 }
 
+/// A recording: its processing status, and its analysis once done (the read is audited).
+#[utoipa::path(
+    get,
+    path = "/api/v1/recordings/{id}",
+    tag = "recordings",
+    params(("id" = String, Path, description = "The recording's id")),
+    responses(
+        (status = 200, description = "The recording", body = Recording),
+        (status = 401, description = "Missing or unknown token", body = ErrorBody),
+        (status = 404, description = "No such recording visible to the caller", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn get(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -91,6 +91,8 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct Data {
     pub dir: tempfile::TempDir,
     pub db: Db,
+    /// Environment variables for the processes `spawn` starts.
+    pub env: Vec<(String, String)>,
 }
 
 impl Data {
@@ -98,6 +100,7 @@ impl Data {
         Data {
             dir: tempfile::tempdir().unwrap(),
             db,
+            env: Vec::new(),
         }
     }
 
@@ -177,34 +180,21 @@ impl Data {
         .expect("the device exists")
     }
 
+    /// [`Data::query_one`] from inside an async test (which cannot start a second runtime).
+    pub async fn query_one_async(&self, sql: &str) -> Option<String> {
+        let (dir, db, sql) = (
+            self.dir.path().to_path_buf(),
+            self.db.clone(),
+            sql.to_string(),
+        );
+        tokio::task::spawn_blocking(move || query_one(&dir, &db, &sql))
+            .await
+            .expect("the query thread")
+    }
+
     /// Runs one query returning one text (or integer, as text) value, straight on the database.
     pub fn query_one(&self, sql: &str) -> Option<String> {
-        use sqlx::Row as _;
-        let url = match &self.db {
-            Db::Sqlite => format!(
-                "sqlite://{}",
-                self.dir.path().join("dealerscope.db").display()
-            ),
-            Db::Postgres(url) => url.clone(),
-        };
-        sqlx::any::install_default_drivers();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            use sqlx::Connection as _;
-            let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
-            let row = sqlx::query(sql)
-                .fetch_optional(&mut conn)
-                .await
-                .expect("query");
-            row.map(|r| {
-                r.try_get::<String, _>(0)
-                    .or_else(|_| r.try_get::<i64, _>(0).map(|n| n.to_string()))
-                    .unwrap_or_default()
-            })
-        })
+        query_one(self.dir.path(), &self.db, sql)
     }
 
     /// Files under the audio directory, staging files included.
@@ -235,6 +225,7 @@ impl Data {
             .args(&all)
             .env("DEALERSCOPE_PIPELINE", pipeline_path())
             .env_remove("RUST_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -407,4 +398,31 @@ pub fn wait_finished(server: &Server, token: &str, id: &str, limit: Duration) ->
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// One value of one query, on a connection of its own.
+fn query_one(dir: &Path, db: &Db, sql: &str) -> Option<String> {
+    use sqlx::Row as _;
+    let url = match db {
+        Db::Sqlite => format!("sqlite://{}", dir.join("dealerscope.db").display()),
+        Db::Postgres(url) => url.clone(),
+    };
+    sqlx::any::install_default_drivers();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
+        let row = sqlx::query(sql)
+            .fetch_optional(&mut conn)
+            .await
+            .expect("query");
+        row.map(|r| {
+            r.try_get::<String, _>(0)
+                .or_else(|_| r.try_get::<i64, _>(0).map(|n| n.to_string()))
+                .unwrap_or_default()
+        })
+    })
 }

@@ -6,8 +6,13 @@
 //! misspelt field or method fails the build rather than a page in front of a customer, and
 //! rendering is plain Rust code with no template parsing at run time.
 
+mod charts;
+mod dashboard;
+mod follow_ups;
+mod format;
 mod i18n;
 mod login;
+mod profile;
 mod recordings;
 mod session;
 mod upload;
@@ -38,8 +43,29 @@ pub fn router() -> Router<AppState> {
             get(upload::find_customers).post(upload::create_customer),
         )
         .route("/recordings", get(recordings::page))
+        .route("/recordings/{id}/audio", get(profile::audio))
+        .route("/customers/{id}", get(profile::page))
+        .route("/customers/{id}/tags/{tag}", post(profile::correct))
+        .route("/follow-ups", get(follow_ups::page))
+        .route("/follow-ups/{id}", post(follow_ups::act))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard/customers.csv", get(dashboard::export))
         .route("/static/{file}", get(asset))
         .layer(axum::middleware::from_fn(session::ensure_csrf))
+        .layer(axum::middleware::from_fn(server_timing))
+}
+
+/// Says in a `Server-Timing` header how long the server took to produce a page (until its
+/// headers; streamed bodies such as audio are not included), for the browser's developer tools
+/// and the page timing bench (`benches/pages.rs`).
+async fn server_timing(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = header::HeaderValue::from_str(&format!("app;dur={ms:.2}")) {
+        response.headers_mut().insert("server-timing", v);
+    }
+    response
 }
 
 /// What every page's layout needs.
@@ -90,6 +116,58 @@ pub fn render(template: &impl Template) -> Response {
     }
 }
 
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    page: Page,
+    text: String,
+}
+
+/// A page saying what went wrong, with the status the API would give (no details of a server
+/// fault, which is logged instead).
+pub fn api_failure(tr: Tr, error: crate::web::error::ApiError) -> Response {
+    use crate::web::error::ApiError;
+    let (status, title, text) = match &error {
+        ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found-title", tr.t("not-found")),
+        ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden-title", tr.t("forbidden")),
+        ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad-request-title", m.clone()),
+        _ => {
+            tracing::error!("page: {error}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server-error-title",
+                tr.t("server-error"),
+            )
+        }
+    };
+    message(tr, status, title, text)
+}
+
+/// A form posted without this session's CSRF token.
+pub fn expired_form(tr: Tr) -> Response {
+    message(
+        tr,
+        StatusCode::FORBIDDEN,
+        "forbidden-title",
+        tr.t("form-expired"),
+    )
+}
+
+fn message(tr: Tr, status: StatusCode, title: &str, text: String) -> Response {
+    let page = MessagePage {
+        page: Page {
+            tr,
+            csrf: String::new(),
+            user: None,
+            path: String::new(),
+            back: "/".into(),
+            title: tr.t(title),
+        },
+        text,
+    };
+    (status, render(&page)).into_response()
+}
+
 pub fn server_error() -> Response {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -108,7 +186,7 @@ async fn home(user: Option<PageUser>) -> Redirect {
     match user {
         None => Redirect::to("/login"),
         Some(u) if u.is_salesperson() => Redirect::to("/upload"),
-        Some(_) => Redirect::to("/recordings"),
+        Some(_) => Redirect::to("/dashboard"),
     }
 }
 
@@ -121,6 +199,10 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
         ),
         "upload.js" => (
             include_str!("../../../static/upload.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "profile.js" => (
+            include_str!("../../../static/profile.js"),
             "text/javascript; charset=utf-8",
         ),
         _ => return StatusCode::NOT_FOUND.into_response(),
