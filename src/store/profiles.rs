@@ -208,11 +208,16 @@ impl Store {
             .collect()
     }
 
+    /// Records a won or lost outcome and rebuilds the customer's cached summary in the same
+    /// transaction, so lists and the forecast never show the customer still open.
     pub async fn set_outcome(
         &self,
         customer_id: &str,
         result: OutcomeKind,
+        config: &PipelineConfig,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE customers SET outcome = $1, outcome_at = $2, updated_at = $2 WHERE id = $3",
         )
@@ -220,10 +225,12 @@ impl Store {
             OutcomeKind::Won => "won",
             OutcomeKind::Lost => "lost",
         })
-        .bind(now_ms())
+        .bind(now.timestamp_millis())
         .bind(customer_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        refresh_customer_on(&mut tx, customer_id, config, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 

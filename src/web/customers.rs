@@ -187,10 +187,14 @@ pub async fn outcome(
     Json(body): Json<OutcomeBody>,
 ) -> Result<Json<CustomerSummary>, ApiError> {
     let customer = visible(&state, &who, &id).await?;
-    state.store.set_outcome(&customer.id, body.result).await?;
     state
         .store
-        .refresh_customer(&customer.id, state.pipeline.config(), chrono::Utc::now())
+        .set_outcome(
+            &customer.id,
+            body.result,
+            state.pipeline.config(),
+            chrono::Utc::now(),
+        )
         .await?;
     state
         .store

@@ -127,10 +127,14 @@ pub async fn act(
         match outcome {
             None => state.store.mark_follow_up_done(&customer.id).await?,
             Some(result) => {
-                state.store.set_outcome(&customer.id, result).await?;
                 state
                     .store
-                    .refresh_customer(&customer.id, state.pipeline.config(), chrono::Utc::now())
+                    .set_outcome(
+                        &customer.id,
+                        result,
+                        state.pipeline.config(),
+                        chrono::Utc::now(),
+                    )
                     .await?;
             }
         }
