@@ -3,9 +3,14 @@
 use sqlx::{AnyConnection, Row as _};
 
 use super::accounts::Principal;
-use super::{now_ms, to_time, Store, StoreError};
+use chrono::{DateTime, Utc};
+
+use super::profiles::refresh_customer_on;
+use super::{to_time, Store, StoreError};
 use crate::analysis::TagCategory;
+use crate::config::PipelineConfig;
 use crate::profile::corrections::{TagCorrection, Verdict};
+use crate::profile::customer::CustomerProfile;
 
 fn category_name(c: TagCategory) -> &'static str {
     match c {
@@ -25,7 +30,9 @@ fn parse_category(s: &str) -> Result<TagCategory, StoreError> {
 }
 
 impl Store {
-    /// Records (or replaces) `by`'s verdict on `tag` of the customer.
+    /// Records (or replaces) `by`'s verdict on `tag` of the customer and rebuilds the
+    /// customer's cached summary in the same transaction; returns the profile as it now is.
+    #[allow(clippy::too_many_arguments)]
     pub async fn set_tag_correction(
         &self,
         customer_id: &str,
@@ -34,7 +41,10 @@ impl Store {
         category: TagCategory,
         rule: &str,
         by: &Principal,
-    ) -> Result<(), StoreError> {
+        config: &PipelineConfig,
+        now: DateTime<Utc>,
+    ) -> Result<CustomerProfile, StoreError> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO tag_corrections (customer_id, tag_id, verdict, category, rule, user_id, at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -47,10 +57,12 @@ impl Store {
         .bind(category_name(category))
         .bind(rule)
         .bind(by.id())
-        .bind(now_ms())
-        .execute(&self.pool)
+        .bind(now.timestamp_millis())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        let profile = refresh_customer_on(&mut tx, customer_id, config, now).await?;
+        tx.commit().await?;
+        Ok(profile)
     }
 
     /// The customer's verdicts, oldest first.

@@ -130,7 +130,7 @@ impl Store {
         customer_id: &str,
         config: &PipelineConfig,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<CustomerProfile, StoreError> {
         let mut conn = self.pool.acquire().await?;
         refresh_customer_on(&mut conn, customer_id, config, now).await
     }
@@ -364,14 +364,14 @@ async fn profile_with_visits_on(
     Ok((profile, visits))
 }
 
-/// Rebuilds a customer's profile and stores its summary on their row, on `conn`: inside the
+/// Rebuilds a customer's profile, stores its summary on their row and returns it, on `conn`: inside the
 /// caller's transaction when it is one, so the summary changes with what changed it.
 pub async fn refresh_customer_on(
     conn: &mut AnyConnection,
     customer_id: &str,
     config: &PipelineConfig,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<CustomerProfile, StoreError> {
     let (p, _) = profile_with_visits_on(conn, customer_id, config, now).await?;
     let tags: String = p
         .tags
@@ -396,5 +396,6 @@ pub async fn refresh_customer_on(
     .bind(customer_id)
     .execute(&mut *conn)
     .await?;
-    super::dashboard::store_mentions_on(conn, customer_id, &p).await
+    super::dashboard::store_mentions_on(conn, customer_id, &p).await?;
+    Ok(p)
 }

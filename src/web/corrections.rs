@@ -51,8 +51,8 @@ pub async fn put(
         .map(Json)
 }
 
-/// Records the verdict (managers only, on a tag the customer's profile shows) and refreshes
-/// the customer's cached summary; returns the tag as the profile now shows it.
+/// Records the verdict (managers only, on a tag the customer's profile shows); returns the
+/// tag as the profile now shows it.
 pub async fn correct_tag(
     state: &AppState,
     who: &Principal,
@@ -70,7 +70,7 @@ pub async fn correct_tag(
             "customer `{customer_id}` has no tag `{tag}`"
         )));
     };
-    state
+    let profile = state
         .store
         .set_tag_correction(
             &customer.id,
@@ -79,17 +79,14 @@ pub async fn correct_tag(
             current.category,
             &current.rule,
             who,
+            config,
+            now,
         )
-        .await?;
-    state
-        .store
-        .refresh_customer(&customer.id, config, now)
         .await?;
     state
         .store
         .audit(who, "correct-tag", "customer", &customer.id)
         .await?;
-    let profile = state.store.profile(&customer.id, config, now).await?;
     profile
         .tags
         .into_iter()
