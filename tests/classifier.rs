@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -157,66 +158,95 @@ fn missing_or_corrupt_model_files_name_the_fetch_command() {
     assert!(files.verify().is_err());
 }
 
+/// What the classifier changes on the 50 English fixture conversations, counted against their
+/// golds as shared/tools/score.py counts (a label per conversation): most labels it adds beyond
+/// the rules are right, it drops more wrong rule detections than right ones, it never drops a
+/// label outside the pipeline's `veto` list, and never adds a valued label without its value.
 #[test]
-fn the_stage_adds_labels_to_fixture_conversations_and_no_classifier_gives_the_rules() {
+fn the_classifier_adds_mostly_right_labels_and_no_classifier_gives_the_rules() {
     let path = common::pipeline_path();
     let with = Pipeline::load(&path).unwrap();
     assert!(with.stage_names().contains(&"classifier"));
     let mut config = dealerscope::config::PipelineConfig::load(&path).unwrap();
     config.pipeline.stages.retain(|s| s != "classifier");
     let without = Pipeline::from_config(config).unwrap();
-    let fixtures = common::root().join("tests/fixtures/conversations");
-    // Labels the gold holds and the rules miss, which the classifier finds.
-    for (name, found) in [
-        ("en/en-h-003.txt", "obj.price"),
-        ("en/en-h-010.txt", "obj.trade_in"),
-    ] {
-        let file = fixtures.join(name);
+    let veto = &with.config().classifier.veto;
+    let valued = &with.config().taxonomy.valued;
+    let ids = |x: &dealerscope::analysis::Analysis| -> BTreeSet<String> {
+        x.preferences
+            .iter()
+            .chain(&x.objections)
+            .chain(&x.intents)
+            .map(|s| s.id.clone())
+            .collect()
+    };
+    let [mut added_right, mut added_wrong, mut dropped_right, mut dropped_wrong] = [0; 4];
+    let dir = common::root().join("tests/fixtures/conversations/en");
+    let mut golds: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    golds.sort();
+    assert!(golds.len() >= 50);
+    for gold_path in &golds {
+        let gold: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(gold_path).unwrap()).unwrap();
+        let mut want: BTreeSet<String> = ["preferences", "objections", "intents"]
+            .iter()
+            .flat_map(|k| gold[k].as_array().cloned().unwrap_or_default())
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        if gold["competitors"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty())
+        {
+            want.insert("obj.competitor".into());
+        }
+        let file = gold_path.with_extension("txt");
+        let name = file.display();
         let a = with
             .analyze_file(&file, &AnalyzeOptions::default())
             .unwrap();
         let b = without
             .analyze_file(&file, &AnalyzeOptions::default())
             .unwrap();
-        let ids = |x: &dealerscope::analysis::Analysis| -> std::collections::BTreeSet<String> {
-            x.preferences
-                .iter()
-                .chain(&x.objections)
-                .chain(&x.intents)
-                .map(|s| s.id.clone())
-                .collect()
-        };
         let (ia, ib) = (ids(&a), ids(&b));
-        assert!(
-            !ib.contains(found) && ia.contains(found),
-            "{name}: {ib:?} → {ia:?}"
-        );
-        // Only the labels the pipeline lets the classifier veto can lose a rule detection.
-        let veto = &with.config().classifier.veto;
-        let kept: std::collections::BTreeSet<String> =
-            ib.iter().filter(|l| !veto.contains(l)).cloned().collect();
-        assert!(kept.is_subset(&ia), "{name}: {kept:?} ⊄ {ia:?}");
-        // Valued labels still carry values (the classifier never adds them bare).
+        for label in ia.difference(&ib) {
+            *if want.contains(label) {
+                &mut added_right
+            } else {
+                &mut added_wrong
+            } += 1;
+        }
+        for label in ib.difference(&ia) {
+            assert!(
+                veto.contains(label),
+                "{name}: {label} dropped, not a veto label"
+            );
+            *if want.contains(label) {
+                &mut dropped_right
+            } else {
+                &mut dropped_wrong
+            } += 1;
+        }
         for s in a.preferences.iter().chain(&a.objections) {
-            if [
-                "pref.model",
-                "pref.color",
-                "obj.competitor",
-                "obj.feature",
-                "obj.approval",
-            ]
-            .contains(&s.id.as_str())
-            {
+            if valued.contains(&s.id) {
                 assert!(s.value.is_some(), "{name}: {} without value", s.id);
             }
         }
     }
+    let counts = format!(
+        "added right {added_right} wrong {added_wrong}, dropped right {dropped_right} wrong {dropped_wrong}"
+    );
+    assert!(added_right >= 15 && added_right > added_wrong, "{counts}");
+    assert!(dropped_wrong > dropped_right, "{counts}");
 }
 
 #[test]
 fn a_negated_rule_match_vetoes_the_classifier() {
     let text = "Salesperson: What kind of car are you looking for?\n\
-                Customer: Not an SUV. I don't want an SUV.\n";
+                Customer: No SUV for me, I don't want an SUV.\n";
     let suv = |veto: bool| {
         let mut config =
             dealerscope::config::PipelineConfig::load(&common::pipeline_path()).unwrap();

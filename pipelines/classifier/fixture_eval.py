@@ -7,8 +7,9 @@ conversations (tests/fixtures/conversations): the evidence behind pipelines/clas
 
 (--work: the directory train.py wrote encoder.onnx and tokenizer.json to.) Runs the rules alone
 (`analyze --no-classifier --json`) on every fixture, scores each customer-side turn with the
-committed heads as the classifier stage does (with split_sentences, each sentence too, highest
-score per label), then prints per language and label:
+committed heads as the classifier stage does (with split_sentences, each sentence of a turn of
+several instead of the turn, highest score per label; with context_last_sentence, the turn before
+by its last sentence), then prints per language and label:
   - added right/wrong: labels the classifier would add beyond the rules at min_threshold;
   - veto right/wrong: rule detections it scores below drop_rules_below on every turn they cite
     (right = the gold has the label, so a veto would lose it).
@@ -71,6 +72,7 @@ def main():
     floor = settings.get("min_threshold", 0.0)
     drop = settings.get("drop_rules_below", 0.0)
     split = settings.get("split_sentences", False)
+    last_context = settings.get("context_last_sentence", False)
 
     import onnxruntime as ort
 
@@ -89,14 +91,15 @@ def main():
             rows, owner = [], []
             for n, i in enumerate(turns):
                 prev = segs[i - 1] if i else None
-                row = {"text": segs[i]["text"], "context": prev["text"] if prev else "",
+                context = prev["text"] if prev else ""
+                if last_context:
+                    context = (split_sentences(context) or [""])[-1]
+                row = {"text": segs[i]["text"], "context": context,
                        "context_speaker": prev["speaker"] if prev else ""}
-                rows.append(row)
-                owner.append(n)
                 parts = split_sentences(row["text"]) if split else []
-                if len(parts) > 1:
-                    rows += [dict(row, text=p) for p in parts]
-                    owner += [n] * len(parts)
+                pieces = [dict(row, text=p) for p in parts] if len(parts) > 1 else [row]
+                rows += pieces
+                owner += [n] * len(pieces)
             texts = list(dict.fromkeys(train.clean(t) for r in rows for t in (r["text"], r["context"]) if train.clean(t)))
             cache = dict(zip(texts, enc.embed(texts)))
             u, c, k = train.features(rows, cache)

@@ -5,9 +5,10 @@
 //!   `rules_only` or a rule pattern for it matched the turn inside a negation (`rules_veto_negated`);
 //! - a rule detection of a `veto` label that the classifier scores below `drop_rules_below` on
 //!   every turn it cites is dropped;
+//! - with `context_last_sentence`, the turn before is given by its last sentence only;
 //! - turns that sound like the salesperson (`max_salesperson`) add nothing;
-//! - with `split_sentences`, a turn's score for a label is the highest of the whole turn's and
-//!   each of its sentences'.
+//! - with `split_sentences`, a turn of several sentences is scored sentence by sentence and
+//!   each label takes its highest score.
 //!
 //! The model is loaded on first use (fetched first if missing) and shared by later analyses.
 
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::model::{Classifier, Item};
+use super::model::{Classifier, Item, Scores};
 use super::{models, ClassifyError};
 use crate::config::{ClassifierSection, ConfigError, Origin, PipelineConfig};
 use crate::conversation::Speaker;
@@ -136,38 +137,39 @@ impl Stage for ClassifierStage {
             return Ok(());
         }
         let model = self.model(cx.options.asr.models_dir.as_deref())?;
-        // One item per scored turn (its row in `scores` is the turn's index in `scored`), then
-        // one per sentence of each turn of several, with the index of its turn.
+        // One item per scored turn, or with `split_sentences` one per sentence of a turn of
+        // several, each with the index of its turn in `scored`.
         let mut items = Vec::with_capacity(scored.len());
-        let mut sentences = Vec::new();
+        let mut turn_of_item = Vec::with_capacity(scored.len());
         for (turn, &i) in scored.iter().enumerate() {
             let before = i.checked_sub(1).map(|p| &segments[p]);
+            let context = before.map_or("", |s| s.text.as_str());
             let item = Item {
                 text: &segments[i].text,
-                context: before.map_or("", |s| s.text.as_str()),
+                context: if self.settings.context_last_sentence {
+                    split_sentences(context).last().copied().unwrap_or("")
+                } else {
+                    context
+                },
                 context_is_salesperson: before.is_some_and(|s| s.speaker == Speaker::Salesperson),
             };
-            items.push(item);
-            if self.settings.split_sentences {
-                let parts = split_sentences(item.text);
-                if parts.len() > 1 {
-                    sentences.extend(parts.into_iter().map(|text| (turn, Item { text, ..item })));
+            let parts = if self.settings.split_sentences {
+                split_sentences(item.text)
+            } else {
+                Vec::new()
+            };
+            if parts.len() > 1 {
+                for text in parts {
+                    items.push(Item { text, ..item });
+                    turn_of_item.push(turn);
                 }
+            } else {
+                items.push(item);
+                turn_of_item.push(turn);
             }
         }
-        let first_sentence = items.len();
-        items.extend(sentences.iter().map(|(_, item)| *item));
         let scores = model.score(&items)?;
-        let mut signals = scores
-            .signals
-            .slice(ndarray::s![..first_sentence, ..])
-            .to_owned();
-        for (k, (turn, _)) in sentences.iter().enumerate() {
-            let sentence = scores.signals.row(first_sentence + k);
-            signals
-                .row_mut(*turn)
-                .zip_mut_with(&sentence, |a, &b| *a = a.max(b));
-        }
+        let (signals, salesperson) = per_turn(&scores, &turn_of_item, scored.len());
         let labels = model.labels();
         // Score of each label on each scored segment id.
         let mut by_segment: HashMap<usize, Vec<f32>> = HashMap::new();
@@ -183,7 +185,7 @@ impl Stage for ClassifierStage {
             let s = signals.row(row);
             by_segment.insert(id, s.to_vec());
             // Who is speaking is judged on the whole turn.
-            if f64::from(scores.salesperson[row]) >= self.settings.max_salesperson {
+            if f64::from(salesperson[row]) >= self.settings.max_salesperson {
                 continue;
             }
             for (j, label) in labels.iter().enumerate() {
@@ -230,6 +232,29 @@ impl Stage for ClassifierStage {
         }
         Ok(())
     }
+}
+
+/// Each turn's scores from its items': the highest per label, and the mean probability of the
+/// salesperson speaking (a turn is judged as a whole).
+fn per_turn(
+    scores: &Scores,
+    turn_of_item: &[usize],
+    turns: usize,
+) -> (ndarray::Array2<f32>, Vec<f32>) {
+    let mut signals = ndarray::Array2::<f32>::zeros((turns, scores.signals.ncols()));
+    let mut salesperson = vec![0.0f32; turns];
+    let mut items = vec![0u32; turns];
+    for (k, &turn) in turn_of_item.iter().enumerate() {
+        signals
+            .row_mut(turn)
+            .zip_mut_with(&scores.signals.row(k), |a, &b| *a = a.max(b));
+        salesperson[turn] += scores.salesperson[k];
+        items[turn] += 1;
+    }
+    for (p, n) in salesperson.iter_mut().zip(items) {
+        *p /= n.max(1) as f32;
+    }
+    (signals, salesperson)
 }
 
 /// The sentences of a turn: cut after 。！？；!?; and after a full stop followed by a space
