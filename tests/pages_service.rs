@@ -252,6 +252,8 @@ fn follow_up_actions_and_dashboard(db: Db) {
     let csrf = csrf_of(&cookies);
     let (_, body, _) = page(&server, &other, "/follow-ups");
     assert!(!body.contains(&customer));
+    let queue = get(&server.url("/api/v1/follow-ups"), Some(&seller)).json;
+    assert_eq!(queue["follow_ups"][0]["id"], customer.as_str(), "{queue}");
     // The profile page: the transcript and the tag groups, only for who may see them.
     let (status, body, _) = page(&server, &seller, &format!("/customers/{customer}"));
     assert_eq!(status, 200);
@@ -290,6 +292,8 @@ fn follow_up_actions_and_dashboard(db: Db) {
     );
     let (_, body, _) = page(&server, &seller, "/follow-ups");
     assert!(!body.contains(&format!("data-id=\"{customer}\"")), "{body}");
+    let queue = get(&server.url("/api/v1/follow-ups"), Some(&seller)).json;
+    assert!(!queue.to_string().contains(&customer), "{queue}");
     // A new visit names a new follow-up: back in the queue. Then the sale is won.
     visit(&server, &t, &manager, SECOND_VISIT, &days_ago(1));
     let (_, body, _) = page(&server, &seller, "/follow-ups");

@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
 use super::accounts::Principal;
+use super::dashboard::OPEN_FOLLOW_UP;
 use super::{now_ms, to_time, Store, StoreError};
 use crate::config::PipelineConfig;
 use crate::profile::customer::{
@@ -80,6 +81,10 @@ pub struct CustomerFilter {
     pub tag: Option<String>,
     /// Only customers of this priority tier (`hot`, `warm`, `cold`).
     pub tier: Option<String>,
+    /// Only customers in the follow-up queue: a priority, no outcome yet, and a follow-up not
+    /// marked done.
+    #[serde(default)]
+    pub open_follow_up: bool,
 }
 
 impl Store {
@@ -174,6 +179,9 @@ impl Store {
             sql += &format!(" AND tier = ${next}");
             binds.push(tier.clone());
             next += 1;
+        }
+        if filter.open_follow_up {
+            sql += &format!(" AND {OPEN_FOLLOW_UP}");
         }
         sql += &format!(" ORDER BY COALESCE(priority_score, -1) DESC, due, id LIMIT ${next}");
         let mut q = sqlx::query(&sql).bind(who.dealership_id());

@@ -112,7 +112,8 @@ pub struct FollowUps {
     follow_ups: Vec<CustomerSummary>,
 }
 
-/// The caller's priority queue: their open customers, highest priority first.
+/// The caller's follow-up queue, as the follow-ups page shows it: their open customers whose
+/// current follow-up is not done, highest priority first.
 #[utoipa::path(
     get,
     path = "/api/v1/follow-ups",
@@ -127,16 +128,11 @@ pub async fn follow_ups(
     State(state): State<AppState>,
     Caller(who): Caller,
 ) -> Result<Json<FollowUps>, ApiError> {
-    let customers = state
-        .store
-        .customers(&who, &CustomerFilter::default(), 100)
-        .await?;
-    let queue: Vec<_> = customers
-        .into_iter()
-        .filter(|c| {
-            c.priority_score.is_some() && !matches!(c.stage.as_deref(), Some("won" | "lost"))
-        })
-        .collect();
+    let open = CustomerFilter {
+        open_follow_up: true,
+        ..CustomerFilter::default()
+    };
+    let queue = state.store.customers(&who, &open, 100).await?;
     Ok(Json(FollowUps { follow_ups: queue }))
 }
 

@@ -23,7 +23,9 @@ macro_rules! on_both_databases {
             #[test]
             fn postgres() {
                 if let Some(db) = $crate::common::service::Db::postgres() {
-                    super::$scenario(db);
+                    super::$scenario(db.clone());
+                    // A failed scenario's database stays behind for a look.
+                    db.remove();
                 }
             }
         }
@@ -52,17 +54,41 @@ impl Db {
         };
         Some(Db::Postgres(fresh_postgres_database(&base)))
     }
+
+    /// Drops a PostgreSQL test database (its server's connections closed first); hundreds of
+    /// leftover databases made a local server's crash recovery take minutes.
+    pub fn remove(self) {
+        let Db::Postgres(url) = self else { return };
+        let Ok(base) = std::env::var("DEALERSCOPE_TEST_POSTGRES_URL") else {
+            return;
+        };
+        let name = url::Url::parse(&url).expect("a postgres URL").path()[1..].to_string();
+        block_on(async {
+            use sqlx::Connection as _;
+            let mut conn = sqlx::PgConnection::connect(&base).await.expect("connect");
+            sqlx::Executor::execute(
+                &mut conn,
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
+            )
+            .await
+            .expect("drop the test database");
+        });
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 /// Creates `dstest_<random>` on the server of `base` and returns its URL.
 fn fresh_postgres_database(base: &str) -> String {
     use sqlx::Connection as _;
     let name = format!("dstest_{}", uuid::Uuid::new_v4().simple());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let mut conn = sqlx::PgConnection::connect(base)
             .await
             .expect("connect to DEALERSCOPE_TEST_POSTGRES_URL");
@@ -408,11 +434,7 @@ fn query_one(dir: &Path, db: &Db, sql: &str) -> Option<String> {
         Db::Postgres(url) => url.clone(),
     };
     sqlx::any::install_default_drivers();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         use sqlx::Connection as _;
         let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect");
         let row = sqlx::query(sql)
