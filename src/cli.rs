@@ -140,6 +140,10 @@ pub struct ServiceArgs {
     /// How often to look for audio past its retention, in seconds.
     #[arg(long, default_value_t = 3600)]
     retention_sweep_secs: u64,
+    /// Forget a resumable upload left unfinished this many seconds after it was started, with
+    /// its staged bytes.
+    #[arg(long, default_value_t = 86_400)]
+    upload_expiry_secs: u32,
 }
 
 impl ServiceArgs {
@@ -147,6 +151,7 @@ impl ServiceArgs {
         crate::service::ServeOptions {
             listen,
             max_upload_bytes: self.max_upload_mb.saturating_mul(1 << 20),
+            upload_expiry: chrono::TimeDelta::seconds(i64::from(self.upload_expiry_secs.max(1))),
             retention: self
                 .audio_retention_days
                 .map(|days| crate::service::Retention {

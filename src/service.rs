@@ -154,6 +154,27 @@ fn spawn_refresh(store: &Store, pipeline: &Arc<Pipeline>) -> tokio::task::JoinHa
     })
 }
 
+/// Forgets unfinished uploads past `expiry` and their staged bytes, at start and then every
+/// tenth of `expiry` (at most hourly).
+fn spawn_upload_expiry(store: &Store, expiry: chrono::TimeDelta) -> tokio::task::JoinHandle<()> {
+    let store = store.clone();
+    let every = (expiry / 10)
+        .to_std()
+        .unwrap_or(Duration::ZERO)
+        .clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(every);
+        loop {
+            every.tick().await;
+            match store.expire_uploads(chrono::Utc::now() - expiry).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(uploads = n, "expired unfinished uploads deleted"),
+                Err(e) => tracing::warn!("cannot delete expired uploads: {e}"),
+            }
+        }
+    })
+}
+
 /// Deletes expired audio at start and then every `retention.sweep_every`.
 fn spawn_retention(store: &Store, retention: Retention) -> tokio::task::JoinHandle<()> {
     let store = store.clone();
@@ -245,6 +266,8 @@ pub struct ServeOptions {
     pub max_upload_bytes: u64,
     /// `None`: audio is kept until its customer is deleted.
     pub retention: Option<Retention>,
+    /// How long an unfinished resumable upload is kept.
+    pub upload_expiry: chrono::TimeDelta,
 }
 
 /// A running HTTP service with its workers and periodic upkeep.
@@ -264,7 +287,10 @@ impl Service {
         settings: &WorkerSettings,
     ) -> anyhow::Result<Service> {
         let running = Running::start(location, settings).await?;
-        let mut upkeep = vec![spawn_refresh(&running.store, &running.pipeline)];
+        let mut upkeep = vec![
+            spawn_refresh(&running.store, &running.pipeline),
+            spawn_upload_expiry(&running.store, options.upload_expiry),
+        ];
         if let Some(retention) = options.retention {
             upkeep.push(spawn_retention(&running.store, retention));
         }
@@ -275,6 +301,7 @@ impl Service {
             store: running.store.clone(),
             config: Arc::new(crate::web::ServiceConfig {
                 max_upload_bytes: options.max_upload_bytes,
+                upload_expiry: options.upload_expiry,
             }),
             jobs_waiting: Arc::clone(&running.wake),
             pipeline: Arc::clone(&running.pipeline),

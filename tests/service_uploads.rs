@@ -10,6 +10,7 @@ use common::service::*;
 on_both_databases!(
     an_upload_resumes_after_a_dropped_connection_and_equals_a_push,
     an_upload_is_checked_like_a_push_and_a_bad_one_leaves_nothing,
+    an_unfinished_upload_expires_with_its_bytes_and_a_finished_one_stays,
 );
 
 fn transcript() -> Vec<u8> {
@@ -30,6 +31,8 @@ struct TusReply {
     offset: Option<u64>,
     location: Option<String>,
     recording: Option<String>,
+    /// `Upload-Expires`.
+    expires: Option<String>,
     json: serde_json::Value,
 }
 
@@ -40,10 +43,11 @@ fn tus_reply(mut r: ureq::http::Response<ureq::Body>) -> TusReply {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let (offset, location, recording) = (
+    let (offset, location, recording, expires) = (
         header("upload-offset").map(|o| o.parse().unwrap()),
         header("location"),
         header("x-recording-id"),
+        header("upload-expires"),
     );
     assert_eq!(
         header("tus-resumable").as_deref(),
@@ -56,6 +60,7 @@ fn tus_reply(mut r: ureq::http::Response<ureq::Body>) -> TusReply {
         offset,
         location,
         recording,
+        expires,
         json: serde_json::from_str(&text).unwrap_or_default(),
     }
 }
@@ -293,4 +298,73 @@ fn an_upload_is_checked_like_a_push_and_a_bad_one_leaves_nothing(db: Db) {
     assert_eq!(deleted.status(), 204);
     assert_eq!(staged_files(&data), 0);
     assert_eq!(head(&server, &t.device_token, &location).status, 404);
+}
+
+/// A recorder that gives up halfway leaves nothing behind once the upload expires; an upload
+/// that finished is kept as the record of its recording.
+fn an_unfinished_upload_expires_with_its_bytes_and_a_finished_one_stays(db: Db) {
+    let data = Data::new(db);
+    let t = data.tenant("North Motors");
+    let server = Server::start(&data, &["--workers", "0", "--upload-expiry-secs", "3"]);
+    let options = agent()
+        .run(
+            ureq::http::Request::builder()
+                .method("OPTIONS")
+                .uri(server.url("/api/v1/uploads"))
+                .body(())
+                .unwrap(),
+        )
+        .unwrap();
+    let extensions = options.headers()["tus-extension"].to_str().unwrap();
+    assert!(
+        extensions.split(',').any(|e| e == "expiration"),
+        "{extensions}"
+    );
+
+    let body = transcript();
+    let started = chrono::Utc::now();
+    let abandoned = create(
+        &server,
+        &t.device_token,
+        body.len(),
+        &[("Content-Type", "text/plain")],
+    );
+    assert_eq!(abandoned.status, 201);
+    let expires = abandoned.expires.expect("Upload-Expires on creation");
+    let expires = chrono::NaiveDateTime::parse_from_str(&expires, "%a, %d %b %Y %H:%M:%S GMT")
+        .unwrap_or_else(|e| panic!("{expires}: {e}"))
+        .and_utc();
+    let ahead = (expires - started).num_seconds();
+    assert!((2..=4).contains(&ahead), "expires {ahead} s after creation");
+    let abandoned = abandoned.location.unwrap();
+    let half = patch(&server, &t.device_token, &abandoned, 0, &body[..300]);
+    assert_eq!(half.status, 204);
+    assert!(half.expires.is_some(), "a PATCH names the expiry too");
+
+    let finished = create(
+        &server,
+        &t.device_token,
+        body.len(),
+        &[("Content-Type", "text/plain")],
+    );
+    let finished = finished.location.unwrap();
+    let whole = patch(&server, &t.device_token, &finished, 0, &body);
+    let recording = whole.recording.expect("recorded");
+    assert!(whole.expires.is_none(), "a finished upload does not expire");
+    assert_eq!(staged_files(&data), 1);
+
+    // After the expiry the unfinished upload is gone, its staged bytes deleted by the upkeep.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while staged_files(&data) > 0 || head(&server, &t.device_token, &abandoned).status != 404 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the unfinished upload was not expired"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let resumed = patch(&server, &t.device_token, &abandoned, 300, &body[300..]);
+    assert_eq!(resumed.status, 404);
+    let kept = head(&server, &t.device_token, &finished);
+    assert_eq!(kept.status, 200);
+    assert_eq!(kept.recording.as_deref(), Some(recording.as_str()));
 }

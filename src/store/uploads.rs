@@ -30,10 +30,12 @@ pub struct Upload {
     pub meta: PushMeta,
     /// The recording it became, once complete.
     pub recording_id: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 const SELECT: &str = "SELECT id, dealership_id, source_id, length, idempotency_key, content_type,
-    recorded_at, sha256, customer_phone, customer_name, customer_id, recording_id FROM uploads";
+    recorded_at, sha256, customer_phone, customer_name, customer_id, recording_id, created_at
+    FROM uploads";
 
 fn from_row(row: &AnyRow) -> Result<Upload, StoreError> {
     Ok(Upload {
@@ -54,6 +56,7 @@ fn from_row(row: &AnyRow) -> Result<Upload, StoreError> {
             },
         },
         recording_id: row.try_get("recording_id")?,
+        created_at: to_time(row.try_get("created_at")?),
     })
 }
 
@@ -146,6 +149,41 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Forgets the unfinished uploads created before `cutoff`, with their staged bytes, and
+    /// staged files untouched since then whose upload is gone (deleted through another server,
+    /// which cannot reach this one's disk). Returns how many uploads were forgotten.
+    pub async fn expire_uploads(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, StoreError> {
+        let expired: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM uploads WHERE recording_id IS NULL AND created_at < $1",
+        )
+        .bind(cutoff.timestamp_millis())
+        .fetch_all(&self.pool)
+        .await?;
+        for id in &expired {
+            self.delete_upload(id).await?;
+        }
+        let mut staged = tokio::fs::read_dir(&self.staging_dir).await?;
+        while let Some(entry) = staged.next_entry().await? {
+            let modified = entry.metadata().await?.modified()?;
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if chrono::DateTime::<chrono::Utc>::from(modified) < cutoff
+                && self
+                    .upload(&id)
+                    .await?
+                    .is_none_or(|u| u.recording_id.is_some())
+            {
+                match tokio::fs::remove_file(entry.path()).await {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                    _ => {}
+                }
+            }
+        }
+        Ok(expired.len())
     }
 
     /// Forgets an unfinished upload and its staged bytes.

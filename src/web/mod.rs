@@ -26,6 +26,8 @@ use crate::store::Store;
 pub struct ServiceConfig {
     /// Pushes larger than this are refused with 413.
     pub max_upload_bytes: u64,
+    /// An unfinished resumable upload is forgotten this long after it was created.
+    pub upload_expiry: chrono::TimeDelta,
 }
 
 #[derive(Clone)]

@@ -1,6 +1,6 @@
 //! Resumable uploads for long recordings over flaky Wi-Fi: the tus 1.0.0 protocol
-//! (<https://tus.io/protocols/resumable-upload>), core plus the `creation` and `termination`
-//! extensions, so off-the-shelf tus clients work.
+//! (<https://tus.io/protocols/resumable-upload>), core plus the `creation`, `termination` and
+//! `expiration` extensions, so off-the-shelf tus clients work.
 //!
 //! - `POST /api/v1/uploads` with `Upload-Length` and the same metadata as a push (the
 //!   `Idempotency-Key`, `X-Recorded-At`, `X-Customer-*`, `X-Content-SHA256` and `Content-Type`
@@ -14,6 +14,8 @@
 //!   (size limit, checksum, customer, job) and the answer names the recording in
 //!   `X-Recording-Id`.
 //! - `DELETE /api/v1/uploads/{id}`: abandons an unfinished upload.
+//! - An unfinished upload expires (tus `expiration`): `Upload-Expires` says when, it is not
+//!   found after that, and the service's upkeep deletes its staged bytes.
 //!
 //! The bytes are staged in a local file whose length is the offset (fsynced before each
 //! answer), so one upload must be continued on the same server; the finished body then goes
@@ -135,7 +137,7 @@ pub async fn options(State(state): State<AppState>) -> Response {
             (HeaderName::from_static("tus-version"), TUS_VERSION.into()),
             (
                 HeaderName::from_static("tus-extension"),
-                "creation,termination".into(),
+                "creation,termination,expiration".into(),
             ),
             (
                 HeaderName::from_static("tus-max-size"),
@@ -231,7 +233,12 @@ pub async fn create(
     if length > limit {
         return Err(UploadError::TooLarge { limit }.into());
     }
-    let upload = state.store.create_upload(&caller, length, &push).await?;
+    let mut upload = state.store.create_upload(&caller, length, &push).await?;
+    if expires_at(&state, &upload).is_some_and(|at| at <= chrono::Utc::now()) {
+        // Found by its Idempotency-Key but expired before the upkeep deleted it: start afresh.
+        state.store.delete_upload(&upload.id).await?;
+        upload = state.store.create_upload(&caller, length, &push).await?;
+    }
     if upload.length != length {
         return Err(ApiError::BadRequest(format!(
             "the upload with this Idempotency-Key is {} bytes long, not {length}",
@@ -240,13 +247,9 @@ pub async fn create(
     }
     let offset = staged(&state, &upload).await?;
     let location = format!("/api/v1/uploads/{}", upload.id);
-    let mut response = tus_response(
-        StatusCode::CREATED,
-        &[
-            (header::LOCATION, location),
-            (UPLOAD_OFFSET, offset.to_string()),
-        ],
-    );
+    let mut headers = vec![(header::LOCATION, location)];
+    headers.extend(progress_headers(&state, &upload, offset));
+    let mut response = tus_response(StatusCode::CREATED, &headers);
     *response.body_mut() = Body::from(
         serde_json::json!({ "id": upload.id, "offset": offset, "length": length }).to_string(),
     );
@@ -257,14 +260,36 @@ pub async fn create(
     Ok(response)
 }
 
-/// The caller's own upload: only the device or person that started it may see or continue it.
+/// The caller's own upload: only the device or person that started it may see or continue it,
+/// and not after it expired.
 async fn own_upload(state: &AppState, caller: &Principal, id: &str) -> Result<Upload, ApiError> {
-    state
+    let upload = state
         .store
         .upload(id)
         .await?
         .filter(|u| u.dealership_id == caller.dealership_id() && u.source_id == caller.id())
-        .ok_or_else(|| ApiError::NotFound(format!("no upload `{id}`")))
+        .ok_or_else(|| ApiError::NotFound(format!("no upload `{id}`")))?;
+    match expires_at(state, &upload) {
+        Some(at) if at <= chrono::Utc::now() => Err(ApiError::NotFound(format!(
+            "upload `{id}` expired unfinished at {at}; start a new one"
+        ))),
+        _ => Ok(upload),
+    }
+}
+
+/// `Upload-Expires` for an unfinished upload, in RFC 9110's HTTP date format as tus asks.
+fn expires_header(state: &AppState, upload: &Upload) -> Option<(HeaderName, String)> {
+    let at = expires_at(state, upload)?;
+    let date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    Some((HeaderName::from_static("upload-expires"), date))
+}
+
+/// When an unfinished upload expires (`None` once it is recorded).
+fn expires_at(state: &AppState, upload: &Upload) -> Option<chrono::DateTime<chrono::Utc>> {
+    upload
+        .recording_id
+        .is_none()
+        .then(|| upload.created_at + state.config.upload_expiry)
 }
 
 /// Bytes kept so far: the staging file's length, or all of them once recorded.
@@ -279,12 +304,13 @@ async fn staged(state: &AppState, upload: &Upload) -> Result<u64, ApiError> {
     }
 }
 
-fn progress_headers(upload: &Upload, offset: u64) -> Vec<(HeaderName, String)> {
+fn progress_headers(state: &AppState, upload: &Upload, offset: u64) -> Vec<(HeaderName, String)> {
     let mut headers = vec![
         (UPLOAD_OFFSET, offset.to_string()),
         (UPLOAD_LENGTH, upload.length.to_string()),
         (header::CACHE_CONTROL, "no-store".to_string()),
     ];
+    headers.extend(expires_header(state, upload));
     if let Some(rec) = &upload.recording_id {
         headers.push((RECORDING_ID, rec.clone()));
     }
@@ -312,7 +338,7 @@ pub async fn status(
 ) -> Result<Response, ApiError> {
     let upload = own_upload(&state, &caller, &id).await?;
     let offset = staged(&state, &upload).await?;
-    let mut response = tus_response(StatusCode::OK, &progress_headers(&upload, offset));
+    let mut response = tus_response(StatusCode::OK, &progress_headers(&state, &upload, offset));
     let body = serde_json::json!({
         "id": upload.id,
         "offset": offset,
@@ -376,7 +402,10 @@ pub async fn append(
     };
     let mut offset = staged(&state, &upload).await?;
     if claimed != offset || upload.recording_id.is_some() {
-        let mut response = tus_response(StatusCode::CONFLICT, &progress_headers(&upload, offset));
+        let mut response = tus_response(
+            StatusCode::CONFLICT,
+            &progress_headers(&state, &upload, offset),
+        );
         *response.body_mut() = Body::from(
             serde_json::json!({ "error": format!("the upload is at offset {offset}, not {claimed}") })
                 .to_string(),
@@ -431,6 +460,8 @@ pub async fn append(
     if offset == upload.length {
         let rec = finish(&state, &caller, &upload).await?;
         headers.push((RECORDING_ID, rec.id));
+    } else {
+        headers.extend(expires_header(&state, &upload));
     }
     Ok(tus_response(StatusCode::NO_CONTENT, &headers))
 }
