@@ -59,19 +59,13 @@ fn visit(server: &Server, t: &Tenant, reader: &str, text: &str, at: &str) -> Str
 }
 
 fn put_verdict(server: &Server, token: &str, customer: &str, tag: &str, verdict: &str) -> Reply {
-    let mut r = agent()
-        .put(&server.url(&format!(
+    put_json(
+        &server.url(&format!(
             "/api/v1/customers/{customer}/tags/{tag}/correction"
-        )))
-        .header("Authorization", &format!("Bearer {token}"))
-        .send_json(serde_json::json!({ "verdict": verdict }))
-        .expect("request sent");
-    let status = r.status().as_u16();
-    let text = r.body_mut().read_to_string().unwrap_or_default();
-    Reply {
-        status,
-        json: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-    }
+        )),
+        Some(token),
+        &serde_json::json!({ "verdict": verdict }),
+    )
 }
 
 fn tag<'a>(profile: &'a serde_json::Value, id: &str) -> Option<&'a serde_json::Value> {

@@ -240,8 +240,28 @@ fn customers_are_scoped_merged_and_deleted(db: Db) {
     };
     assert_eq!(merge(&sales_a).status, 403);
     assert_eq!(merge(&south_manager).status, 404);
+    // A manager's verdict on the merged record's tag goes with it.
+    let tag_of_b = get(&url(cb), Some(&manager)).json["tags"][0]["id"]
+        .as_str()
+        .expect("the second visit gives a tag")
+        .to_string();
+    let verdict = put_json(
+        &server.url(&format!(
+            "/api/v1/customers/{cb}/tags/{tag_of_b}/correction"
+        )),
+        Some(&manager),
+        &serde_json::json!({ "verdict": "rejected" }),
+    );
+    assert_eq!(verdict.status, 200, "{:?}", verdict.json);
     let merged = merge(&manager);
     assert_eq!(merged.status, 200, "{:?}", merged.json);
+    let carried = merged.json["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == tag_of_b.as_str())
+        .unwrap_or_else(|| panic!("{tag_of_b} in {}", merged.json));
+    assert_eq!(carried["correction"]["verdict"], "rejected", "{carried}");
     assert_eq!(merged.json["visits"].as_array().map(Vec::len), Some(2));
     let forwarded = get(&url(cb), Some(&manager));
     assert_eq!(forwarded.json["id"], ca);

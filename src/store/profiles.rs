@@ -243,14 +243,20 @@ impl Store {
     }
 
     /// Merges `from` into `into` (same dealership): every recording moves, `from` forwards to
-    /// `into` from now on, and nothing is lost.
-    pub async fn merge_customers(&self, from: &str, into: &str) -> Result<(), StoreError> {
+    /// `into` from now on, managers' tag verdicts move too (for a tag both have, the later
+    /// one stands), and `into`'s summary is rebuilt in the same transaction. Nothing is lost.
+    pub async fn merge_customers(
+        &self,
+        from: &str,
+        into: &str,
+        config: &PipelineConfig,
+        now: DateTime<Utc>,
+    ) -> Result<CustomerProfile, StoreError> {
         if from == into {
             return Err(StoreError::Invalid(
                 "a customer cannot be merged into itself".into(),
             ));
         }
-        let now = now_ms();
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE recordings SET customer_id = $1 WHERE customer_id = $2")
             .bind(into)
@@ -264,16 +270,39 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
+            "DELETE FROM tag_corrections WHERE customer_id = $1 AND tag_id IN (
+                 SELECT f.tag_id FROM tag_corrections f JOIN tag_corrections i
+                     ON i.tag_id = f.tag_id AND i.customer_id = $1
+                 WHERE f.customer_id = $2 AND f.at > i.at)",
+        )
+        .bind(into)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE tag_corrections SET customer_id = $1 WHERE customer_id = $2
+                 AND tag_id NOT IN (SELECT tag_id FROM tag_corrections WHERE customer_id = $1)",
+        )
+        .bind(into)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM tag_corrections WHERE customer_id = $1")
+            .bind(from)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
             "UPDATE customers SET merged_into = $1, priority_score = NULL, tier = NULL, stage = NULL,
                  tags = NULL, forecast_row = NULL, updated_at = $2 WHERE id = $3",
         )
         .bind(into)
-        .bind(now)
+        .bind(now.timestamp_millis())
         .bind(from)
         .execute(&mut *tx)
         .await?;
+        let profile = refresh_customer_on(&mut tx, into, config, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(profile)
     }
 
     /// Deletes a customer with everything about them: recordings (their analyses, transcripts,

@@ -238,19 +238,18 @@ pub async fn merge(
             "a customer cannot be merged into itself".into(),
         ));
     }
-    state.store.merge_customers(&from.id, &into.id).await?;
-    let now = chrono::Utc::now();
-    state
+    let profile = state
         .store
-        .refresh_customer(&into.id, state.pipeline.config(), now)
+        .merge_customers(
+            &from.id,
+            &into.id,
+            state.pipeline.config(),
+            chrono::Utc::now(),
+        )
         .await?;
     state
         .store
         .audit(&who, "merge", "customer", &from.id)
-        .await?;
-    let profile = state
-        .store
-        .profile(&into.id, state.pipeline.config(), now)
         .await?;
     Ok(Json(profile))
 }

@@ -360,6 +360,14 @@ pub fn post_json(url: &str, token: Option<&str>, body: &serde_json::Value) -> Re
     reply(req.send_json(body).expect("request sent"))
 }
 
+pub fn put_json(url: &str, token: Option<&str>, body: &serde_json::Value) -> Reply {
+    let mut req = agent().put(url);
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    reply(req.send_json(body).expect("request sent"))
+}
+
 /// Pushes a recording body with the given headers.
 pub fn push(server: &Server, token: Option<&str>, headers: &[(&str, &str)], body: &[u8]) -> Reply {
     let mut req = agent().post(&server.url("/api/v1/recordings"));
