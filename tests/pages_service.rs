@@ -253,6 +253,33 @@ fn follow_up_actions_and_dashboard(db: Db) {
     assert_eq!(status, 200);
     assert!(body.contains("Highlander Hybrid for the family"), "{body}");
     assert!(body.contains("id=\"tags-psychological\""));
+    // In Chinese, tags carry the taxonomy's Chinese names.
+    let profile = get(
+        &server.url(&format!("/api/v1/customers/{customer}")),
+        Some(&seller),
+    )
+    .json;
+    let first_tag = profile["tags"][0]["id"]
+        .as_str()
+        .expect("a tag")
+        .to_string();
+    let config = dealerscope::config::PipelineConfig::load(&common::pipeline_path()).unwrap();
+    let chinese = config
+        .taxonomy
+        .name(&first_tag, dealerscope::conversation::Language::Zh)
+        .expect("a Chinese name");
+    let zh_page = agent()
+        .get(&server.url(&format!("/customers/{customer}")))
+        .header("Cookie", &format!("ds_session={seller}; ds_lang=zh-CN"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        zh_page.contains(chinese),
+        "{first_tag} as {chinese}: {zh_page}"
+    );
     assert_eq!(
         page(&server, &other, &format!("/customers/{customer}")).0,
         404

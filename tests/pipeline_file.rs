@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use dealerscope::config::PipelineConfig;
+use dealerscope::conversation::Language;
 use dealerscope::pipeline::{AnalyzeOptions, Pipeline};
 
 /// A pipeline that includes the shipped one and adds `extra`.
@@ -435,4 +436,58 @@ fn trained_thresholds_file_is_checked() {
         let e = classifier_error(&format!("heads_dir = {:?}\n", heads.path()));
         assert!(e.contains("thresholds.toml") && e.contains(want), "{e}");
     }
+}
+
+#[test]
+fn every_label_has_a_name_in_both_page_languages_and_names_are_checked() {
+    let c = PipelineConfig::load(&pipeline_path()).unwrap();
+    let t = &c.taxonomy;
+    let ids = t
+        .preferences
+        .iter()
+        .chain(&t.objections)
+        .chain(&t.intents)
+        .chain(&t.facts)
+        .chain(&t.roles)
+        .chain(&t.tags.fact)
+        .chain(&t.tags.psychological)
+        .chain(&t.tags.behavioral);
+    for id in ids {
+        for lang in [Language::En, Language::Zh] {
+            assert!(t.name(id, lang).is_some(), "{id} has no {lang:?} name");
+        }
+    }
+    assert_eq!(
+        t.name("psy.price_sensitive", Language::Zh),
+        Some("价格敏感")
+    );
+
+    // A name for a label the taxonomy does not have is a typo: refused, naming where.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("pipelines");
+    std::fs::create_dir(&copy).unwrap();
+    for entry in std::fs::read_dir(root().join("pipelines")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
+        } else {
+            std::os::unix::fs::symlink(&path, copy.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let taxonomy = copy.join("taxonomy.toml");
+    let mut text = std::fs::read_to_string(&taxonomy).unwrap();
+    assert!(
+        text.trim_end().ends_with('"'),
+        "taxonomy.toml ends inside [taxonomy.names.zh]"
+    );
+    text.push_str("\"psy.price_sensitiv\" = \"价格敏感\"\n");
+    std::fs::write(&taxonomy, text).unwrap();
+    let e = PipelineConfig::load(&copy.join("dealership.toml"))
+        .err()
+        .expect("a name for an unknown label is refused")
+        .to_string();
+    assert!(
+        e.contains("taxonomy.names.zh") && e.contains("psy.price_sensitiv"),
+        "{e}"
+    );
 }

@@ -103,6 +103,16 @@ pub struct Taxonomy {
     #[serde(default)]
     pub cues: Vec<String>,
     pub tags: TaxonomyTags,
+    /// What people call each label, per page language (`en`, `zh`).
+    #[serde(default)]
+    pub names: BTreeMap<Language, BTreeMap<String, String>>,
+}
+
+impl Taxonomy {
+    /// The name of `id` in `lang`, if the taxonomy gives one.
+    pub fn name(&self, id: &str, lang: Language) -> Option<&str> {
+        self.names.get(&lang)?.get(id).map(String::as_str)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -80,6 +80,16 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
             return invalid(at("taxonomy.valued".into()), format!("unknown label `{v}`"));
         }
     }
+    for (lang, names) in &t.names {
+        for id in names.keys() {
+            if !known.contains(id.as_str()) || DERIVED_NAMES.contains(&id.as_str()) {
+                return invalid(
+                    at(format!("taxonomy.names.{}", lang.code())),
+                    format!("`{id}` is not a label of the taxonomy"),
+                );
+            }
+        }
+    }
 
     let check = |origin: &Origin, when: &Condition| -> Result<(), ConfigError> {
         for name in when.any.iter().chain(&when.all).chain(&when.none) {

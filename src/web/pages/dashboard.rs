@@ -2,6 +2,8 @@
 //! salesperson's activity, how often objections and competitors come up (charts), and groups of
 //! customers by tag with a CSV export.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -10,7 +12,7 @@ use chrono::{Datelike, Duration, Utc};
 use serde::Deserialize;
 
 use super::charts::{self, Bar};
-use super::format::{amount, compact, label};
+use super::format::{amount, compact, LabelNames};
 use super::profile::stage_key;
 use super::session::{Csrf, PageUser};
 use super::{api_failure, render, Page, Tr};
@@ -55,6 +57,8 @@ struct DashboardPage {
     objection_chart: String,
     competitor_chart: String,
     tags: Vec<Frequency>,
+    /// The tags' names in the page's language.
+    tag_names: HashMap<String, String>,
     tag: String,
     group: Vec<GroupMember>,
     group_count: String,
@@ -67,7 +71,10 @@ impl DashboardPage {
     }
 
     fn tag_label(&self, tag: &str) -> String {
-        label(tag)
+        self.tag_names
+            .get(tag)
+            .cloned()
+            .unwrap_or_else(|| tag.to_string())
     }
 }
 
@@ -167,6 +174,7 @@ pub async fn page(
         Ok(all) => all,
         Err(e) => return api_failure(tr, e.into()),
     };
+    let names = LabelNames::new(&state.pipeline.config().taxonomy, tr);
     let report = summarize(&opportunities);
     let currency = main_currency(&report.total);
     let stages: Vec<StageRow> = Stage::ALL
@@ -220,7 +228,7 @@ pub async fn page(
         objection_chart: charts::horizontal(
             "chart-objections",
             &tr.t("objections-chart"),
-            &frequency_bars(&objections, label),
+            &frequency_bars(&objections, |id| names.name(id)),
         ),
         competitor_chart: charts::horizontal(
             "chart-competitors",
@@ -231,6 +239,10 @@ pub async fn page(
         stages,
         stage_chart,
         week_chart,
+        tag_names: tags
+            .iter()
+            .map(|t| (t.value.clone(), names.name(&t.value)))
+            .collect(),
         tags,
         tag,
         group,

@@ -1,5 +1,9 @@
 //! Small formatting shared by the pages: amounts, durations, time stamps and tag names.
 
+use super::i18n::{Lang, Tr};
+use crate::config::Taxonomy;
+use crate::conversation::Language;
+
 /// `12345.6` → `12,346`: whole units with thousands separators (amounts on pages are
 /// estimates; cents would suggest a precision the analysis does not have).
 pub fn amount(value: f64) -> String {
@@ -58,9 +62,33 @@ pub fn clock(seconds: f64) -> String {
     }
 }
 
+/// What the pages call labels: the taxonomy's name in the page's language, else the id made
+/// readable (a label added to the taxonomy without names still reads sensibly).
+#[derive(Clone, Copy)]
+pub struct LabelNames<'a> {
+    taxonomy: &'a Taxonomy,
+    language: Language,
+}
+
+impl<'a> LabelNames<'a> {
+    pub fn new(taxonomy: &'a Taxonomy, tr: Tr) -> Self {
+        let language = match tr.lang {
+            Lang::En => Language::En,
+            Lang::ZhCn => Language::Zh,
+        };
+        LabelNames { taxonomy, language }
+    }
+
+    pub fn name(&self, id: &str) -> String {
+        self.taxonomy
+            .name(id, self.language)
+            .map_or_else(|| label(id), str::to_string)
+    }
+}
+
 /// A tag or signal id as people read it: `psy.price_sensitive` → `price sensitive`,
 /// `fact.budget_band.30k_40k` → `budget band 30k 40k`.
-pub fn label(id: &str) -> String {
+fn label(id: &str) -> String {
     id.split_once('.')
         .map_or(id, |(_, rest)| rest)
         .replace(['_', '.'], " ")
@@ -85,6 +113,17 @@ mod tests {
         assert_eq!(label("psy.price_sensitive"), "price sensitive");
         assert_eq!(label("budget"), "budget");
         assert_eq!(label("fact.budget_band.30k_40k"), "budget band 30k 40k");
+        let taxonomy: crate::config::Taxonomy = toml::from_str(
+            "preferences = []\nobjections = []\nintents = []\nfacts = []\nroles = []\n\
+             valued = []\n[tags]\nfact = []\npsychological = []\nbehavioral = []\n\
+             [names.zh]\n\"psy.hesitant\" = \"犹豫\"\n",
+        )
+        .unwrap();
+        let zh = LabelNames::new(&taxonomy, Tr { lang: Lang::ZhCn });
+        assert_eq!(zh.name("psy.hesitant"), "犹豫");
+        assert_eq!(zh.name("psy.decisive"), "decisive");
+        let en = LabelNames::new(&taxonomy, Tr { lang: Lang::En });
+        assert_eq!(en.name("psy.hesitant"), "hesitant");
         assert_eq!(compact(4500.0), "4.5k");
         assert_eq!(compact(1_250_000.0), "1.2M");
         assert_eq!(compact(950.0), "950");

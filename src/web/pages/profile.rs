@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use serde::Deserialize;
 
-use super::format::{clock, label, money};
+use super::format::{clock, money, LabelNames};
 use super::session::{Csrf, PageUser};
 use super::{api_failure, render, Page, Tr};
 use crate::analysis::{Stage, TagCategory, Tier};
@@ -144,13 +144,13 @@ fn quotes(evidence: &[Evidence], playable: &HashSet<String>) -> Vec<Quote> {
         .collect()
 }
 
-fn transcript(visit: &Visit, tr: Tr) -> Vec<Line> {
+fn transcript(visit: &Visit, tr: Tr, names: LabelNames) -> Vec<Line> {
     let a = &visit.analysis;
     let mut found: HashMap<usize, Vec<String>> = HashMap::new();
     for s in a.preferences.iter().chain(&a.objections).chain(&a.intents) {
         let name = match &s.value {
-            Some(v) => format!("{}: {v}", label(&s.id)),
-            None => label(&s.id),
+            Some(v) => format!("{}: {v}", names.name(&s.id)),
+            None => names.name(&s.id),
         };
         for seg in &s.evidence {
             found.entry(*seg).or_default().push(name.clone());
@@ -174,6 +174,7 @@ fn transcript(visit: &Visit, tr: Tr) -> Vec<Line> {
 
 struct Context<'a> {
     tr: Tr,
+    names: LabelNames<'a>,
     playable: &'a HashSet<String>,
     emails: &'a HashMap<String, String>,
 }
@@ -199,7 +200,7 @@ fn tag_groups(p: &CustomerProfile, cx: &Context) -> Vec<TagGroup> {
                 .filter(|t| t.category == category)
                 .map(|t| TagView {
                     id: t.id.clone(),
-                    name: label(&t.id),
+                    name: cx.names.name(&t.id),
                     rule: t.rule.clone(),
                     quotes: quotes(&t.evidence, cx.playable),
                     verdict: t.correction.as_ref().map(|c| c.verdict.name()),
@@ -259,7 +260,7 @@ fn view(
             stage: tr.t(stage_key(v.analysis.forecast.stage)),
             score: v.analysis.priority.score,
             playable: cx.playable.contains(&v.recording_id),
-            lines: transcript(v, tr),
+            lines: transcript(v, tr, cx.names),
             open: Some(v.recorded_at) == newest,
         })
         .collect();
@@ -347,6 +348,7 @@ pub async fn page(
     };
     let cx = Context {
         tr,
+        names: LabelNames::new(&state.pipeline.config().taxonomy, tr),
         playable: &playable,
         emails: &emails,
     };
