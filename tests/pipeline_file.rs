@@ -436,3 +436,38 @@ fn trained_thresholds_file_is_checked() {
         assert!(e.contains("thresholds.toml") && e.contains(want), "{e}");
     }
 }
+
+#[test]
+fn role_rules_use_the_word_groups_and_are_checked() {
+    // A store adds a phrasing with the shipped word groups, without a rebuild.
+    let extra = "[[role]]\nid = \"role.influencer\"\nlang = \"en\"\npatterns = ['''\\b(?P<who>{person}) races (?:rally|stock) cars\\b''']\n";
+    let (_dir, path) = extended(extra);
+    let a = Pipeline::load(&path)
+        .unwrap()
+        .analyze_text(
+            "t.txt",
+            "Salesperson: Hi\nCustomer: My uncle races rally cars.\n",
+            &AnalyzeOptions::default(),
+        )
+        .unwrap();
+    assert!(
+        a.roles
+            .iter()
+            .any(|r| r.id == "role.influencer" && r.who == "My uncle"),
+        "{:?}",
+        a.roles
+    );
+    let e = load_error(
+        "[[role]]\nid = \"role.influencer\"\nlang = \"en\"\npatterns = ['''(?P<who>{persn}) races''']\n",
+    );
+    assert!(
+        e.contains("role #1 (role.influencer)")
+            && e.contains("`{persn}`")
+            && e.contains("no word group"),
+        "{e}"
+    );
+    let e = load_error(
+        "[[role]]\nid = \"role.influencer\"\nlang = \"en\"\npatterns = ['x']\nsubsumed_by = [\"role.boss\"]\n",
+    );
+    assert!(e.contains("unknown role `role.boss`"), "{e}");
+}

@@ -39,27 +39,48 @@ pub fn compile_any(patterns: &[String], origin: &Origin) -> Result<Option<Regex>
 }
 
 /// Replaces `{name}` with `(?:alternation)` for each named word group (groups may use groups):
-/// one list of kin words serves every role pattern instead of a copy in each.
-pub fn expand(pattern: &str, words: &BTreeMap<String, String>) -> String {
-    let mut out = pattern.to_string();
-    for _ in 0..4 {
-        if !out.contains('{') {
-            break;
-        }
-        let before = out.clone();
-        for (name, alternation) in words {
-            out = out.replace(&format!("{{{name}}}"), &format!("(?:{alternation})"));
-        }
-        if out == before {
-            break;
-        }
-    }
-    out
-}
-
-/// [`expand`] over a list.
-pub fn expand_each(patterns: &[String], words: &BTreeMap<String, String>) -> Vec<String> {
-    patterns.iter().map(|p| expand(p, words)).collect()
+/// one list of kin words serves every role pattern instead of a copy in each. A `{name}` left
+/// over names no group and is an error (`\p{Han}` and `{2,4}` are regex syntax, not names).
+pub fn expand_each(
+    patterns: &[String],
+    words: &BTreeMap<String, String>,
+    origin: &Origin,
+) -> Result<Vec<String>, ConfigError> {
+    patterns
+        .iter()
+        .map(|pattern| {
+            let mut out = pattern.clone();
+            for _ in 0..4 {
+                let before = out.clone();
+                for (name, alternation) in words {
+                    out = out.replace(&format!("{{{name}}}"), &format!("(?:{alternation})"));
+                }
+                if out == before {
+                    break;
+                }
+            }
+            let left = out.match_indices('{').find_map(|(i, _)| {
+                let name: String = out[i + 1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && out[i + 1 + name.len()..].starts_with('}');
+                let class = out[..i].ends_with("\\p") || out[..i].ends_with("\\P");
+                (is_name && !class).then_some(name)
+            });
+            match left {
+                Some(name) => Err(ConfigError::Invalid {
+                    origin: origin.clone(),
+                    reason: format!(
+                        "`{{{name}}}` in `{pattern}` is no word group (defined: {})",
+                        words.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                }),
+                None => Ok(out),
+            }
+        })
+        .collect()
 }
 
 pub fn compile_each(patterns: &[String], origin: &Origin) -> Result<Vec<Regex>, ConfigError> {
@@ -144,7 +165,10 @@ impl Lexicon {
             complaint: compile_any(&l.complaint, &at("complaint"))?,
             clause_breaks: breaks
                 .unwrap_or_else(|| Regex::new(r"[.!?;。！？；]").expect("literal regex")),
-            people: compile_any(&expand_each(&l.people, &l.roles.words), &at("people"))?,
+            people: compile_any(
+                &expand_each(&l.people, &l.roles.words, &at("people"))?,
+                &at("people"),
+            )?,
         })
     }
 

@@ -74,9 +74,18 @@ impl RolesStage {
                 .map(|r| {
                     Ok(RoleRule {
                         id: r.id.clone(),
-                        patterns: compile_each(&expand_each(&r.patterns, &l.words), &r.origin)?,
-                        prompts: compile_each(&expand_each(&r.prompts, &l.words), &r.origin)?,
-                        unless: compile_any(&expand_each(&r.unless, &l.words), &r.origin)?,
+                        patterns: compile_each(
+                            &expand_each(&r.patterns, &l.words, &r.origin)?,
+                            &r.origin,
+                        )?,
+                        prompts: compile_each(
+                            &expand_each(&r.prompts, &l.words, &r.origin)?,
+                            &r.origin,
+                        )?,
+                        unless: compile_any(
+                            &expand_each(&r.unless, &l.words, &r.origin)?,
+                            &r.origin,
+                        )?,
                         negatable: r.negatable,
                         subsumed_by: r.subsumed_by.clone(),
                     })
@@ -100,7 +109,7 @@ impl People {
                 file: file.to_string(),
                 entry: format!("language.{}.roles.{entry}", language.code()),
             };
-            compile_any(&expand_each(patterns, &l.words), &origin)
+            compile_any(&expand_each(patterns, &l.words, &origin)?, &origin)
         };
         let mut pronouns = Vec::new();
         for (gender, entry, patterns) in [
@@ -276,11 +285,12 @@ impl RoleRule {
             .find(|caps| {
                 let m = caps.get(0).expect("group 0 always exists");
                 let (from, _) = sentence(text, m.start(), m.end());
-                !(self.negatable && people.is_negated(text, m.start(), m.end()))
-                    && !self
-                        .unless
-                        .as_ref()
-                        .is_some_and(|u| u.is_match(&text[from..m.end()]))
+                let negated = self.negatable && people.is_negated(text, m.start(), m.end());
+                let vetoed = self
+                    .unless
+                    .as_ref()
+                    .is_some_and(|u| u.is_match(&text[from..m.end()]));
+                !negated && !vetoed
             })
     }
 }
