@@ -334,6 +334,18 @@ fn roles_english_phrasings() {
                 "my girlfriend is the one with the checkbook",
                 &[("decision_maker", "my girlfriend")],
             ),
+            (
+                "We'd need my dad to co-sign.",
+                &[("decision_maker", "my dad")],
+            ),
+            (
+                "The car is a gift from my parents.",
+                &[("decision_maker", "my parents")],
+            ),
+            (
+                "She wears the pants in this family, my wife.",
+                &[("decision_maker", "my wife")],
+            ),
             // Who drives it.
             (
                 "It's mostly for my daughter, she just got her license.",
@@ -367,6 +379,14 @@ fn roles_english_phrasings() {
                 "looking for a first car for my granddaughter",
                 &[("primary_driver", "my granddaughter")],
             ),
+            (
+                "My wife does most of the driving.",
+                &[("primary_driver", "my wife")],
+            ),
+            (
+                "so um my son he's gonna be the one driving it mostly",
+                &[("primary_driver", "my son")],
+            ),
             // Knows cars, recommends, checks it over.
             (
                 "My brother-in-law's a mechanic and he says stay away from CVTs.",
@@ -389,11 +409,17 @@ fn roles_english_phrasings() {
                 "I need to talk it over with my husband first.",
                 &[("influencer", "my husband")],
             ),
+            (
+                "My uncle used to be a mechanic, he's coming by to look at it tomorrow.",
+                &[("influencer", "my uncle")],
+            ),
             // People mentioned without a role.
             ("My wife's car is a Civic.", &[]),
             ("My son plays football, so we need room for the gear.", &[]),
             ("My friend has a RAV4.", &[]),
             ("My wife drives a Camry.", &[]),
+            ("My husband loves his truck.", &[]),
+            ("My daughter wants a pink one but she's five.", &[]),
             ("It's not for my son, it's for me.", &[]),
             ("It's not up to my wife.", &[]),
             ("If I had a teenager I'd be buying for him, but no.", &[]),
@@ -440,10 +466,26 @@ fn roles_mandarin_phrasings() {
             ("我让我同事帮忙看看", &[("influencer", "我同事")]),
             ("我朋友懂车，我听他的。", &[("influencer", "我朋友")]),
             ("回去跟我儿子商量商量", &[("influencer", "我儿子")]),
+            (
+                "我姐夫在修理厂上班，他说这车毛病少。",
+                &[("influencer", "我姐夫")],
+            ),
+            // 不是要谁点头的商量算影响者；说了不算、要她定的是拍板的人。
+            (
+                "这个我说了不算得回去问我老婆",
+                &[("decision_maker", "我老婆")],
+            ),
+            ("钱是我出，车是我媳妇开。", &[("primary_driver", "我媳妇")]),
+            (
+                "嗯那个主要就是我老婆开我平时不怎么开",
+                &[("primary_driver", "我老婆")],
+            ),
             // 提到人但没有角色。
             ("我老婆的车是思域。", &[]),
             ("我儿子踢足球，后备箱要大。", &[]),
             ("我朋友有一台RAV4。", &[]),
+            ("我老婆的同事也买了这款。", &[]),
+            ("我爸以前也开过桑塔纳。", &[]),
             ("我朋友也不懂车。", &[]),
             ("不是给我儿子买的，我自己开。", &[]),
             ("要是我儿子再大点就给他买一台。", &[]),
@@ -534,6 +576,8 @@ fn a_role_question_is_answered_by_the_reply() {
     assert!(a.is_empty(), "{a:?}");
     let a = roles_of("销售: 这车主要谁开？\n客户: 我老婆。\n");
     assert_eq!(a, vec![("role.primary_driver".into(), "我老婆".into())]);
+    let a = roles_of("销售: 是给您爱人买的吗？\n客户: 对。\n");
+    assert_eq!(a, vec![("role.primary_driver".into(), "爱人".into())]);
     let a = roles_of("销售: 谁来拍板？\n客户: 我自己。\n");
     assert!(a.is_empty(), "{a:?}");
 }

@@ -232,6 +232,16 @@ impl People {
         None
     }
 
+    /// The first person named after `after` in the sentence, who fits: "she wears the pants, my
+    /// wife" names her after the pronoun.
+    fn named_after(&self, text: &str, after: usize, gender: Gender) -> Option<String> {
+        let (_, end) = sentence(text, after, after);
+        self.lexicon
+            .people_in(&text[after..end])
+            .map(|m| m.as_str().trim().to_string())
+            .find(|p| self.fits(p, gender))
+    }
+
     /// The `who` of a pattern match in turn `at`; `None` for a pronoun with nobody to point to.
     fn who_of(&self, caps: &Captures, segments: &[Segment], at: usize) -> Option<Who> {
         let Some(w) = caps.name("who") else {
@@ -245,6 +255,7 @@ impl People {
             // Nobody named to point to: "have him look at it" may mean the appraiser.
             Some(gender) => self
                 .antecedent(segments, at, w.start(), gender)
+                .or_else(|| self.named_after(&segments[at].text, w.end(), gender))
                 .map(Who::Said),
             None => Some(Who::Said(said.to_string())),
         }
