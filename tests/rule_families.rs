@@ -426,6 +426,10 @@ fn roles_english_phrasings() {
             // The customer about themself: their own profile, not a role in it.
             ("I'm the one paying for it, it's my money.", &[]),
             ("I'll be the one driving it.", &[]),
+            (
+                "It's my money, but it's up to my wife.",
+                &[("decision_maker", "my wife")],
+            ),
         ],
     );
 }

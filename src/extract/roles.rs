@@ -242,6 +242,18 @@ impl People {
             .find(|p| self.fits(p, gender))
     }
 
+    /// Who `who` is in a turn of `seg`'s speaker: a companion speaking about themself is named by
+    /// their label; the customer about themself is no role of their own profile.
+    fn name(&self, who: Who, seg: &Segment) -> Option<String> {
+        match who {
+            Who::Said(w) => Some(w),
+            Who::Speaker if seg.speaker == Speaker::Companion => {
+                Some(self.companion_name(&seg.speaker_label))
+            }
+            Who::Speaker => None,
+        }
+    }
+
     /// The `who` of a pattern match in turn `at`; `None` for a pronoun with nobody to point to.
     fn who_of(&self, caps: &Captures, segments: &[Segment], at: usize) -> Option<Who> {
         let Some(w) = caps.name("who") else {
@@ -287,13 +299,17 @@ impl People {
 }
 
 impl RoleRule {
-    /// The first match in the turn that is neither negated nor vetoed by `unless` before it in
-    /// its sentence ("if I had a son, ..."; but "my friend knows cars, in case it breaks" stands).
-    fn hit<'t>(&self, text: &'t str, people: &People) -> Option<Captures<'t>> {
+    /// The matches in the turn that are neither negated nor vetoed by `unless` before them in
+    /// their sentence ("if I had a son, ..."; but "my friend knows cars, in case it breaks" stands).
+    fn hits<'a, 't: 'a>(
+        &'a self,
+        text: &'t str,
+        people: &'a People,
+    ) -> impl Iterator<Item = Captures<'t>> + 'a {
         self.patterns
             .iter()
-            .flat_map(|p| p.captures_iter(text))
-            .find(|caps| {
+            .flat_map(move |p| p.captures_iter(text))
+            .filter(move |caps| {
                 let m = caps.get(0).expect("group 0 always exists");
                 let (from, _) = sentence(text, m.start(), m.end());
                 let negated = self.negatable && people.is_negated(text, m.start(), m.end());
@@ -326,31 +342,20 @@ impl Stage for RolesStage {
                 .map(|i| &segments[i])
                 .filter(|s| s.speaker == Speaker::Salesperson);
             for rule in rules {
-                let who = match rule.hit(&seg.text, people) {
-                    Some(caps) => match people.who_of(&caps, segments, at) {
-                        Some(who) => who,
-                        None => continue,
-                    },
-                    None => {
-                        let Some(prompt) = question
-                            .and_then(|q| rule.prompts.iter().find_map(|p| p.captures(&q.text)))
-                        else {
-                            continue;
-                        };
-                        let Some(who) = people.answer(&seg.text, &prompt) else {
-                            continue;
-                        };
-                        who
-                    }
-                };
-                let who = match who {
-                    Who::Said(w) => w,
-                    Who::Speaker if seg.speaker == Speaker::Companion => {
-                        people.companion_name(&seg.speaker_label)
-                    }
-                    // The customer about themself: their own profile, not a role in it.
-                    Who::Speaker => continue,
-                };
+                // The first match that names someone other than the customer ("it's my money,
+                // but it's up to my wife"), else the answer to the salesperson's role question.
+                let found = rule
+                    .hits(&seg.text, people)
+                    .filter_map(|caps| people.who_of(&caps, segments, at))
+                    .find_map(|who| people.name(who, seg))
+                    .or_else(|| {
+                        let q = question?;
+                        let prompt = rule.prompts.iter().find_map(|p| p.captures(&q.text))?;
+                        people
+                            .answer(&seg.text, &prompt)
+                            .and_then(|who| people.name(who, seg))
+                    });
+                let Some(who) = found else { continue };
                 let by = (!rule.subsumed_by.is_empty()).then_some(rule.subsumed_by.as_slice());
                 let key = people.key(&who);
                 match cx
