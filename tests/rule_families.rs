@@ -413,6 +413,23 @@ fn roles_english_phrasings() {
                 "My uncle used to be a mechanic, he's coming by to look at it tomorrow.",
                 &[("influencer", "my uncle")],
             ),
+            // Speech recognition output: no hyphens, no apostrophes, run-on sentences.
+            (
+                "my brother in law is a mechanic he said avoid the turbo",
+                &[("influencer", "my brother in law")],
+            ),
+            (
+                "its for my daughter she just turned sixteen",
+                &[("primary_driver", "my daughter")],
+            ),
+            (
+                "my girlfriend will mostly be using it for her commute",
+                &[("primary_driver", "my girlfriend")],
+            ),
+            (
+                "a friend of mine works at the Honda dealer across town",
+                &[("influencer", "a friend of mine")],
+            ),
             // People mentioned without a role.
             ("My wife's car is a Civic.", &[]),
             ("My son plays football, so we need room for the gear.", &[]),
@@ -484,7 +501,18 @@ fn roles_mandarin_phrasings() {
                 "嗯那个主要就是我老婆开我平时不怎么开",
                 &[("primary_driver", "我老婆")],
             ),
+            (
+                "我们家我爱人说了算我听她的",
+                &[("decision_maker", "我爱人")],
+            ),
+            (
+                "我一个朋友在大众4S店当销售",
+                &[("influencer", "我一个朋友")],
+            ),
+            ("我儿子下个月就拿驾照了", &[("primary_driver", "我儿子")]),
             // 提到人但没有角色。
+            ("我家有两台车一台我开一台我老婆开", &[]),
+            ("我女儿在国外读书。", &[]),
             ("我老婆的车是思域。", &[]),
             ("我儿子踢足球，后备箱要大。", &[]),
             ("我朋友有一台RAV4。", &[]),
