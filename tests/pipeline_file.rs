@@ -483,11 +483,45 @@ fn every_label_has_a_name_in_both_page_languages_and_names_are_checked() {
     text.push_str("\"psy.price_sensitiv\" = \"价格敏感\"\n");
     std::fs::write(&taxonomy, text).unwrap();
     let e = PipelineConfig::load(&copy.join("dealership.toml"))
-        .err()
-        .expect("a name for an unknown label is refused")
+        .expect_err("a name for an unknown label is refused")
         .to_string();
     assert!(
         e.contains("taxonomy.names.zh") && e.contains("psy.price_sensitiv"),
         "{e}"
     );
+}
+
+#[test]
+fn role_rules_use_the_word_groups_and_are_checked() {
+    // A store adds a phrasing with the shipped word groups, without a rebuild.
+    let extra = "[[role]]\nid = \"role.influencer\"\nlang = \"en\"\npatterns = ['''\\b(?P<who>{person}) races (?:rally|stock) cars\\b''']\n";
+    let (_dir, path) = extended(extra);
+    let a = Pipeline::load(&path)
+        .unwrap()
+        .analyze_text(
+            "t.txt",
+            "Salesperson: Hi\nCustomer: My uncle races rally cars.\n",
+            &AnalyzeOptions::default(),
+        )
+        .unwrap();
+    assert!(
+        a.roles
+            .iter()
+            .any(|r| r.id == "role.influencer" && r.who == "My uncle"),
+        "{:?}",
+        a.roles
+    );
+    let e = load_error(
+        "[[role]]\nid = \"role.influencer\"\nlang = \"en\"\npatterns = ['''(?P<who>{persn}) races''']\n",
+    );
+    assert!(
+        e.contains("role #1 (role.influencer)")
+            && e.contains("`{persn}`")
+            && e.contains("no word group"),
+        "{e}"
+    );
+    let e = load_error(
+        "[[role]]\nid = \"role.influencer\"\nlang = \"en\"\npatterns = ['x']\nsubsumed_by = [\"role.boss\"]\n",
+    );
+    assert!(e.contains("unknown role `role.boss`"), "{e}");
 }

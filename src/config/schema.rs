@@ -195,6 +195,65 @@ pub struct LanguageLexicon {
     pub people: Vec<String>,
     pub budget: BudgetLexicon,
     pub entities: EntityLexicon,
+    #[serde(default)]
+    pub roles: RoleLexicon,
+}
+
+/// How the roles stage says who a role is: word groups shared by the role patterns, pronouns
+/// that point back to a person, and the speaker's answers about themself.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleLexicon {
+    /// Named alternations: `{name}` in a [[role]] pattern, prompt or `unless`, in `people` and
+    /// in the entries below stands for `(?:alternation)`; a group may use groups defined in it.
+    #[serde(default)]
+    pub words: BTreeMap<String, String>,
+    /// A `who` that is the speaker themself ("I", "me", "我"): a companion is named by their
+    /// speaker label; the customer is not a role of their own profile.
+    #[serde(default)]
+    pub speaker: Vec<String>,
+    /// A `who` that is one of these pronouns means the last person named before it (in the
+    /// turn, then in the turns before) whose word does not say the other gender.
+    #[serde(default)]
+    pub she: Vec<String>,
+    #[serde(default)]
+    pub he: Vec<String>,
+    #[serde(default)]
+    pub they: Vec<String>,
+    /// Words that name a woman or a man ("wife", "老公"): how a pronoun finds its person.
+    #[serde(default)]
+    pub female: Vec<String>,
+    #[serde(default)]
+    pub male: Vec<String>,
+    /// In the salesperson's turn: one of the customer's people they name ("your wife", "您爱人");
+    /// the `who` group is the person. A pronoun may point back to them; a yes to a role question
+    /// that names one gives them the role.
+    #[serde(default)]
+    pub addressed: Vec<String>,
+    /// A reply that starts like this answers a role question with the speaker ("Me.", "我自己").
+    #[serde(default)]
+    pub self_answer: Vec<String>,
+    /// Dropped from the front of a `who` when comparing two: "my wife" and the companion
+    /// labelled "Wife" are one person.
+    #[serde(default)]
+    pub possessive: Vec<String>,
+    /// A companion's speaker label matching this is a relation ("Customer's wife", "客户妻子"):
+    /// its `who` group (else all of it) names them, in lower case. Any other label is a name
+    /// ("Jake") and stays as written.
+    #[serde(default)]
+    pub relation_label: Vec<String>,
+    /// How far back (words, or characters in Chinese) a negation reaches a role: less than the
+    /// language's `negation_window`, since ASR text without punctuation runs clauses together
+    /// ("这个我做不了主得我老婆说了算").
+    #[serde(default)]
+    pub negation_window: Option<usize>,
+    /// How many turns back a pronoun looks for its person.
+    #[serde(default = "default_pronoun_reach")]
+    pub pronoun_reach: usize,
+}
+
+fn default_pronoun_reach() -> usize {
+    6
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -296,8 +355,23 @@ pub struct FactRule {
 pub struct RoleRule {
     pub id: String,
     pub lang: Language,
-    /// Regexes with a `who` group; without it the speaker is who.
+    /// Regexes on a customer-side turn, with a `who` group; without it the speaker is who.
     pub patterns: Vec<String>,
+    /// Regexes on the salesperson's question ("who'll be driving it?", "主要谁开"): the reply
+    /// gives the role to the person it names first, to its speaker if it starts with a
+    /// self-answer, or, if it says yes, to the prompt's `who` ("is it for your daughter?").
+    #[serde(default)]
+    pub prompts: Vec<String>,
+    /// Regexes that veto a match when they occur in its sentence ("if I had a son").
+    #[serde(default)]
+    pub unless: Vec<String>,
+    /// A match inside a negation ("it's not for my son") does not count.
+    #[serde(default = "yes")]
+    pub negatable: bool,
+    /// Role ids that make this rule's finding redundant for the same person: consulting the
+    /// wife who has the final say does not make her an influencer as well.
+    #[serde(default)]
+    pub subsumed_by: Vec<String>,
     #[serde(skip)]
     pub origin: Origin,
 }

@@ -183,6 +183,12 @@ pub fn validate(c: &PipelineConfig) -> Result<(), ConfigError> {
         if !t.roles.contains(&r.id) {
             return invalid(r.origin.clone(), format!("unknown role `{}`", r.id));
         }
+        if let Some(by) = r.subsumed_by.iter().find(|by| !t.roles.contains(by)) {
+            return invalid(
+                r.origin.clone(),
+                format!("unknown role `{by}` in subsumed_by"),
+            );
+        }
     }
     for tag in &c.tags {
         let listed = match tag.category {

@@ -1,5 +1,4 @@
-//! The facts and roles stages: household, usage, timeline and payment facts, and the people
-//! around the decision ("my wife has the final say", "主要我儿子开").
+//! The facts stage: household, usage, timeline and payment facts.
 
 use std::collections::HashMap;
 
@@ -9,9 +8,8 @@ use std::sync::Arc;
 
 use super::lexicon::{compile_each, Lexicon, Lexicons};
 use super::{numbers_en, numbers_zh};
-use crate::analysis::Role;
 use crate::config::{ConfigError, PipelineConfig};
-use crate::conversation::{Language, Speaker};
+use crate::conversation::Language;
 use crate::pipeline::{AnalyzeError, Context, Stage};
 
 struct FactRule {
@@ -109,80 +107,6 @@ impl Stage for FactsStage {
                     .entry(rule.key.clone())
                     .or_default()
                     .push(seg.id);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The language's lexicon (for the people it can name), and each role id with its patterns.
-type RoleRules = (Arc<Lexicon>, Vec<(String, Vec<Regex>)>);
-
-pub struct RolesStage {
-    languages: HashMap<Language, RoleRules>,
-}
-
-impl RolesStage {
-    pub fn build(c: &PipelineConfig, lexicons: &Lexicons) -> Result<Self, ConfigError> {
-        let mut languages = HashMap::new();
-        for language in [Language::En, Language::Zh] {
-            let rules = c
-                .roles
-                .iter()
-                .filter(|r| r.lang == language)
-                .map(|r| Ok((r.id.clone(), compile_each(&r.patterns, &r.origin)?)))
-                .collect::<Result<Vec<_>, ConfigError>>()?;
-            languages.insert(language, (lexicons.get(language), rules));
-        }
-        Ok(RolesStage { languages })
-    }
-}
-
-impl Stage for RolesStage {
-    fn name(&self) -> &'static str {
-        "roles"
-    }
-
-    fn run(&self, cx: &mut Context) -> Result<(), AnalyzeError> {
-        for seg in cx
-            .conversation
-            .segments
-            .iter()
-            .filter(|s| s.speaker.is_customer_side())
-        {
-            let (lexicon, rules) = &self.languages[&cx.language];
-            for (id, patterns) in rules {
-                let Some(caps) = patterns.iter().find_map(|p| p.captures(&seg.text)) else {
-                    continue;
-                };
-                // "This is Jake, my buddy. He's a mechanic": who is the person the turn names.
-                let named = lexicon.person_named(&seg.text);
-                let who = match caps
-                    .name("who")
-                    .map(|w| w.as_str().trim().to_string())
-                    .filter(|w| !matches!(w.to_lowercase().as_str(), "he" | "she" | "they"))
-                    .or(named)
-                {
-                    Some(w) => w,
-                    // "I'm the one paying" said by a companion names the companion.
-                    None if seg.speaker == Speaker::Companion => seg.speaker_label.to_lowercase(),
-                    None => match cx.language {
-                        Language::Zh => "客户本人".to_string(),
-                        Language::En => "the customer".to_string(),
-                    },
-                };
-                match cx.roles.iter_mut().find(|r| {
-                    &r.id == id
-                        && crate::extract::gazetteer::fold(&r.who)
-                            == crate::extract::gazetteer::fold(&who)
-                }) {
-                    Some(role) => role.evidence.push(seg.id),
-                    None => cx.roles.push(Role {
-                        id: id.clone(),
-                        who,
-                        evidence: vec![seg.id],
-                    }),
-                }
             }
         }
         Ok(())

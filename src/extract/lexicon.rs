@@ -1,6 +1,6 @@
 //! A language's compiled word lists: negation scope, yes/no answers, clause breaks.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use regex::Regex;
@@ -36,6 +36,51 @@ pub fn compile_any(patterns: &[String], origin: &Origin) -> Result<Option<Regex>
             origin: origin.clone(),
             reason: format!("patterns do not combine: {e}"),
         })
+}
+
+/// Replaces `{name}` with `(?:alternation)` for each named word group (groups may use groups):
+/// one list of kin words serves every role pattern instead of a copy in each. A `{name}` left
+/// over names no group and is an error (`\p{Han}` and `{2,4}` are regex syntax, not names).
+pub fn expand_each(
+    patterns: &[String],
+    words: &BTreeMap<String, String>,
+    origin: &Origin,
+) -> Result<Vec<String>, ConfigError> {
+    patterns
+        .iter()
+        .map(|pattern| {
+            let mut out = pattern.clone();
+            for _ in 0..4 {
+                let before = out.clone();
+                for (name, alternation) in words {
+                    out = out.replace(&format!("{{{name}}}"), &format!("(?:{alternation})"));
+                }
+                if out == before {
+                    break;
+                }
+            }
+            let left = out.match_indices('{').find_map(|(i, _)| {
+                let name: String = out[i + 1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && out[i + 1 + name.len()..].starts_with('}');
+                let class = out[..i].ends_with("\\p") || out[..i].ends_with("\\P");
+                (is_name && !class).then_some(name)
+            });
+            match left {
+                Some(name) => Err(ConfigError::Invalid {
+                    origin: origin.clone(),
+                    reason: format!(
+                        "`{{{name}}}` in `{pattern}` is no word group (defined: {})",
+                        words.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                }),
+                None => Ok(out),
+            }
+        })
+        .collect()
 }
 
 pub fn compile_each(patterns: &[String], origin: &Origin) -> Result<Vec<Regex>, ConfigError> {
@@ -120,7 +165,10 @@ impl Lexicon {
             complaint: compile_any(&l.complaint, &at("complaint"))?,
             clause_breaks: breaks
                 .unwrap_or_else(|| Regex::new(r"[.!?;。！？；]").expect("literal regex")),
-            people: compile_any(&l.people, &at("people"))?,
+            people: compile_any(
+                &expand_each(&l.people, &l.roles.words, &at("people"))?,
+                &at("people"),
+            )?,
         })
     }
 
@@ -140,6 +188,10 @@ impl Lexicon {
 
     /// The few words (or characters) before a match, within its clause.
     pub fn before<'t>(&self, text: &'t str, start: usize) -> &'t str {
+        self.before_within(text, start, self.window)
+    }
+
+    fn before_within<'t>(&self, text: &'t str, start: usize, window: usize) -> &'t str {
         let (from, _) = self.clause(text, start, start);
         let head = &text[from..start];
         let cut = match self.language {
@@ -147,19 +199,24 @@ impl Lexicon {
                 .char_indices()
                 .rev()
                 .filter(|&(_, c)| c.is_whitespace())
-                .nth(self.window)
+                .nth(window)
                 .map_or(0, |(i, _)| i),
             Language::Zh => head
                 .char_indices()
                 .rev()
-                .nth(self.window.saturating_sub(1))
+                .nth(window.saturating_sub(1))
                 .map_or(0, |(i, _)| i),
         };
         &head[cut..]
     }
 
     pub fn is_negated(&self, text: &str, start: usize, end: usize) -> bool {
-        let before = self.blank_not_negations(self.before(text, start));
+        self.is_negated_within(text, start, end, self.window)
+    }
+
+    /// [`Lexicon::is_negated`] with its own reach back (words, or characters in Chinese).
+    pub fn is_negated_within(&self, text: &str, start: usize, end: usize, window: usize) -> bool {
+        let before = self.blank_not_negations(self.before_within(text, start, window));
         if self
             .negation_before
             .as_ref()
@@ -208,6 +265,14 @@ impl Lexicon {
             .as_ref()
             .and_then(|p| p.find(text))
             .map(|m| m.as_str().trim().to_string())
+    }
+
+    /// Every person a text names, in order.
+    pub fn people_in<'a, 't: 'a>(
+        &'a self,
+        text: &'t str,
+    ) -> impl Iterator<Item = regex::Match<'t>> + 'a {
+        self.people.iter().flat_map(move |p| p.find_iter(text))
     }
 
     /// A reply that objects to what the salesperson just said.

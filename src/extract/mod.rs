@@ -9,4 +9,5 @@ pub mod lexicon;
 pub mod money;
 pub mod numbers_en;
 pub mod numbers_zh;
+pub mod roles;
 pub mod signals;

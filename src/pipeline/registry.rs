@@ -4,7 +4,7 @@ use super::Stage;
 use crate::config::{ConfigError, Origin, PipelineConfig};
 use crate::extract::lexicon::Lexicons;
 use crate::extract::{
-    budget::BudgetStage, entities::EntitiesStage, facts::FactsStage, facts::RolesStage,
+    budget::BudgetStage, entities::EntitiesStage, facts::FactsStage, roles::RolesStage,
     signals::SignalRulesStage,
 };
 use crate::profile::{
