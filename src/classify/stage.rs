@@ -7,7 +7,10 @@
 //!   every turn it cites is dropped;
 //! - turns that sound like the salesperson (`max_salesperson`) add nothing;
 //! - with `split_sentences`, a turn's score for a label is the highest of the whole turn's and
-//!   each of its sentences'.
+//!   each of its sentences';
+//! - a decision role scoring at or above its threshold (and `min_role_threshold`, or the
+//!   language's `min_role_threshold_by_language`) gives the person the turn speaks of that role
+//!   (see [`ClassifierStage::add_roles`]).
 //!
 //! The model is loaded on first use (fetched first if missing) and shared by later analyses.
 
@@ -16,11 +19,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ndarray::ArrayView2;
+
 use super::model::{Classifier, Item};
 use super::{models, ClassifyError};
 use crate::config::{ClassifierSection, ConfigError, Origin, PipelineConfig};
 use crate::conversation::Speaker;
-use crate::pipeline::{AnalyzeError, Context, Stage};
+use crate::extract::lexicon::Lexicons;
+use crate::pipeline::{add_role, AnalyzeError, Context, Stage};
 
 pub struct ClassifierStage {
     settings: ClassifierSection,
@@ -29,6 +35,10 @@ pub struct ClassifierStage {
     thresholds: HashMap<String, f32>,
     rules_only: HashSet<String>,
     veto: HashSet<String>,
+    /// The taxonomy's decision roles: their scores give people roles, not detections.
+    roles: HashSet<String>,
+    /// Who a turn speaks of ("my wife", "她" after a turn that named her).
+    lexicons: Lexicons,
     model: Mutex<Option<Arc<Classifier>>>,
 }
 
@@ -40,7 +50,7 @@ struct ThresholdsFile {
 }
 
 impl ClassifierStage {
-    pub fn build(c: &PipelineConfig) -> Result<Self, ConfigError> {
+    pub fn build(c: &PipelineConfig, lexicons: &Lexicons) -> Result<Self, ConfigError> {
         let settings = c.classifier.clone();
         let heads_dir = PathBuf::from(&settings.heads_dir);
         let path = heads_dir.join("thresholds.toml");
@@ -59,12 +69,12 @@ impl ClassifierStage {
         // or a threshold no score can meet, is an error here rather than a label never added.
         let t = &c.taxonomy;
         for (label, value) in &trained.thresholds {
-            let known = [&t.preferences, &t.objections, &t.intents]
+            let known = [&t.preferences, &t.objections, &t.intents, &t.roles]
                 .iter()
                 .any(|ids| ids.contains(label));
             if !known {
                 return Err(invalid(format!(
-                    "{}: `{label}` is not a preference, objection or intent of the taxonomy",
+                    "{}: `{label}` is not a preference, objection, intent or decision role of the taxonomy",
                     path.display()
                 )));
             }
@@ -92,6 +102,8 @@ impl ClassifierStage {
                 .cloned()
                 .collect(),
             veto: settings.veto.iter().cloned().collect(),
+            roles: c.taxonomy.roles.iter().cloned().collect(),
+            lexicons: lexicons.clone(),
             settings,
             heads_dir,
             thresholds,
@@ -187,6 +199,9 @@ impl Stage for ClassifierStage {
                 continue;
             }
             for (j, label) in labels.iter().enumerate() {
+                if self.roles.contains(label) {
+                    continue;
+                }
                 let threshold = self
                     .thresholds
                     .get(label)
@@ -228,7 +243,70 @@ impl Stage for ClassifierStage {
             cx.detections
                 .add(&label, None, (confidence * 100.0).round() / 100.0, [id]);
         }
+        self.add_roles(cx, &scored, signals.view(), &scores.salesperson, labels);
         Ok(())
+    }
+}
+
+impl ClassifierStage {
+    /// Decision roles from the role heads. `signals` has one row per turn of `scored` (segment
+    /// indices); `salesperson` the speaker head's score of each. A role goes to the person the
+    /// turn names ("my wife", "老婆"); when it names nobody but says "she" / "他", to the person the
+    /// turn before named; when a companion names nobody, to the companion ("I'll be driving
+    /// it"). A role nobody can be named for is useless to a salesperson and is not added.
+    fn add_roles(
+        &self,
+        cx: &mut Context,
+        scored: &[usize],
+        signals: ArrayView2<'_, f32>,
+        salesperson: &[f32],
+        labels: &[String],
+    ) {
+        let floor = self
+            .settings
+            .min_role_threshold_by_language
+            .get(&cx.language)
+            .copied()
+            .unwrap_or(self.settings.min_role_threshold) as f32;
+        let lexicon = self.lexicons.get(cx.language);
+        let segments = &cx.conversation.segments;
+        for (row, &i) in scored.iter().enumerate() {
+            if f64::from(salesperson[row]) >= self.settings.max_salesperson {
+                continue;
+            }
+            let segment = &segments[i];
+            let mut who = None;
+            for (j, label) in labels.iter().enumerate() {
+                if !self.roles.contains(label) {
+                    continue;
+                }
+                let threshold = self
+                    .thresholds
+                    .get(label)
+                    .copied()
+                    .unwrap_or(0.5)
+                    .max(floor);
+                // As for the other labels, a threshold of 1 means never.
+                if signals[[row, j]] < threshold || threshold >= 1.0 {
+                    continue;
+                }
+                let person = who.get_or_insert_with(|| {
+                    lexicon.person_named(&segment.text).or_else(|| {
+                        if lexicon.refers_back(&segment.text) {
+                            i.checked_sub(1)
+                                .and_then(|p| lexicon.person_named(&segments[p].text))
+                        } else if segment.speaker == Speaker::Companion {
+                            Some(segment.speaker_label.to_lowercase())
+                        } else {
+                            None
+                        }
+                    })
+                });
+                if let Some(person) = person {
+                    add_role(&mut cx.roles, label, person.clone(), segment.id);
+                }
+            }
+        }
     }
 }
 

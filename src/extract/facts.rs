@@ -9,10 +9,9 @@ use std::sync::Arc;
 
 use super::lexicon::{compile_each, Lexicon, Lexicons};
 use super::{numbers_en, numbers_zh};
-use crate::analysis::Role;
 use crate::config::{ConfigError, PipelineConfig};
 use crate::conversation::{Language, Speaker};
-use crate::pipeline::{AnalyzeError, Context, Stage};
+use crate::pipeline::{add_role, AnalyzeError, Context, Stage};
 
 struct FactRule {
     key: String,
@@ -171,18 +170,7 @@ impl Stage for RolesStage {
                         Language::En => "the customer".to_string(),
                     },
                 };
-                match cx.roles.iter_mut().find(|r| {
-                    &r.id == id
-                        && crate::extract::gazetteer::fold(&r.who)
-                            == crate::extract::gazetteer::fold(&who)
-                }) {
-                    Some(role) => role.evidence.push(seg.id),
-                    None => cx.roles.push(Role {
-                        id: id.clone(),
-                        who,
-                        evidence: vec![seg.id],
-                    }),
-                }
+                add_role(&mut cx.roles, id, who, seg.id);
             }
         }
         Ok(())

@@ -73,6 +73,7 @@ pub struct Lexicon {
     complaint: Option<Regex>,
     clause_breaks: Regex,
     people: Option<Regex>,
+    pronouns: Option<Regex>,
 }
 
 /// Each language's lexicon, compiled once per pipeline and shared by the stages that read text.
@@ -121,6 +122,7 @@ impl Lexicon {
             clause_breaks: breaks
                 .unwrap_or_else(|| Regex::new(r"[.!?;。！？；]").expect("literal regex")),
             people: compile_any(&l.people, &at("people"))?,
+            pronouns: compile_any(&l.pronouns, &at("pronouns"))?,
         })
     }
 
@@ -208,6 +210,11 @@ impl Lexicon {
             .as_ref()
             .and_then(|p| p.find(text))
             .map(|m| m.as_str().trim().to_string())
+    }
+
+    /// The turn refers back to someone named before ("she", "他").
+    pub fn refers_back(&self, text: &str) -> bool {
+        self.pronouns.as_ref().is_some_and(|p| p.is_match(text))
     }
 
     /// A reply that objects to what the salesperson just said.

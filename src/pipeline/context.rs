@@ -83,6 +83,25 @@ impl Detections {
     }
 }
 
+/// Gives `who` the role `id` on `segment`. The same role for the same person, or the same role
+/// found again on a turn it already cites (the rules and the classifier may name the person
+/// differently: "she" / "my wife"), only adds evidence.
+pub fn add_role(roles: &mut Vec<Role>, id: &str, who: String, segment: usize) {
+    let fold = crate::extract::gazetteer::fold;
+    let same = roles
+        .iter_mut()
+        .find(|r| r.id == id && (fold(&r.who) == fold(&who) || r.evidence.contains(&segment)));
+    match same {
+        Some(role) if role.evidence.contains(&segment) => {}
+        Some(role) => role.evidence.push(segment),
+        None => roles.push(Role {
+            id: id.to_string(),
+            who,
+            evidence: vec![segment],
+        }),
+    }
+}
+
 pub struct Context {
     pub source: Source,
     pub options: AnalyzeOptions,
