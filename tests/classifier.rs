@@ -406,16 +406,25 @@ fn a_role_floor_of_one_adds_no_role() {
     assert!(!roles_in(off_in_zh, DRIVER_EN).is_empty());
 }
 
-/// A role the rules and the classifier both find on a turn is listed once.
+/// A role the rules and the classifier both find on a turn is listed once, and named as the
+/// rule pattern names it (the classifier takes the first person the turn mentions: 我老婆).
 #[test]
 fn a_role_found_by_rules_and_classifier_is_not_duplicated() {
-    let text = "Salesperson: Who's the car for?\n\
-                Customer: It's for my son, it's his first car.\n";
-    let roles = roles_in(shipped_config(), text);
-    let drivers: Vec<_> = roles
-        .iter()
-        .filter(|(id, _, _)| id == "role.primary_driver")
-        .collect();
-    assert_eq!(drivers.len(), 1, "{roles:?}");
-    assert_eq!(drivers[0].1, "my son");
+    for (text, id, who) in [
+        (
+            "Salesperson: Who's the car for?\nCustomer: It's for my son, it's his first car.\n",
+            "role.primary_driver",
+            "my son",
+        ),
+        (
+            "销售：您好\n客户：主要是我老婆开，钱是我爸出。\n",
+            "role.decision_maker",
+            "我爸",
+        ),
+    ] {
+        let roles = roles_in(shipped_config(), text);
+        let found: Vec<_> = roles.iter().filter(|(i, _, _)| i == id).collect();
+        assert_eq!(found.len(), 1, "{roles:?}");
+        assert_eq!(found[0].1, who, "{roles:?}");
+    }
 }

@@ -26,7 +26,7 @@ use super::{models, ClassifyError};
 use crate::config::{ClassifierSection, ConfigError, Origin, PipelineConfig};
 use crate::conversation::Speaker;
 use crate::extract::lexicon::Lexicons;
-use crate::pipeline::{add_role, AnalyzeError, Context, Stage};
+use crate::pipeline::{add_guessed_role, AnalyzeError, Context, Stage};
 
 pub struct ClassifierStage {
     settings: ClassifierSection,
@@ -132,6 +132,70 @@ impl ClassifierStage {
         *slot = Some(Arc::clone(&m));
         Ok(m)
     }
+
+    /// The label's threshold (trained, or the pipeline's), at least `floor`.
+    fn threshold(&self, label: &str, floor: f32) -> f32 {
+        self.thresholds
+            .get(label)
+            .copied()
+            .unwrap_or(0.5)
+            .max(floor)
+    }
+
+    /// Decision roles from the role heads. `signals` has one row per turn of `scored` (segment
+    /// indices); `salesperson` the speaker head's score of each. A role goes to the person the
+    /// turn names ("my wife", "老婆"); when it names nobody but says "she" / "他", to the person the
+    /// turn before named; when a companion names nobody, to the companion ("I'll be driving
+    /// it"). A role nobody can be named for is useless to a salesperson and is not added.
+    fn add_roles(
+        &self,
+        cx: &mut Context,
+        scored: &[usize],
+        signals: ArrayView2<'_, f32>,
+        salesperson: &[f32],
+        labels: &[String],
+    ) {
+        let floor = self
+            .settings
+            .min_role_threshold_by_language
+            .get(&cx.language)
+            .copied()
+            .unwrap_or(self.settings.min_role_threshold) as f32;
+        let lexicon = self.lexicons.get(cx.language);
+        let segments = &cx.conversation.segments;
+        for (row, &i) in scored.iter().enumerate() {
+            if f64::from(salesperson[row]) >= self.settings.max_salesperson {
+                continue;
+            }
+            let segment = &segments[i];
+            let mut who = None;
+            for (j, label) in labels.iter().enumerate() {
+                if !self.roles.contains(label) {
+                    continue;
+                }
+                let threshold = self.threshold(label, floor);
+                // As for the other labels, a threshold of 1 means never.
+                if signals[[row, j]] < threshold || threshold >= 1.0 {
+                    continue;
+                }
+                let person = who.get_or_insert_with(|| {
+                    lexicon.person_named(&segment.text).or_else(|| {
+                        if lexicon.refers_back(&segment.text) {
+                            i.checked_sub(1)
+                                .and_then(|p| lexicon.person_named(&segments[p].text))
+                        } else if segment.speaker == Speaker::Companion {
+                            Some(segment.speaker_label.to_lowercase())
+                        } else {
+                            None
+                        }
+                    })
+                });
+                if let Some(person) = person {
+                    add_guessed_role(&mut cx.roles, label, person.clone(), segment.id);
+                }
+            }
+        }
+    }
 }
 
 impl Stage for ClassifierStage {
@@ -202,12 +266,7 @@ impl Stage for ClassifierStage {
                 if self.roles.contains(label) {
                     continue;
                 }
-                let threshold = self
-                    .thresholds
-                    .get(label)
-                    .copied()
-                    .unwrap_or(0.5)
-                    .max(min_threshold);
+                let threshold = self.threshold(label, min_threshold);
                 let vetoed =
                     self.settings.rules_veto_negated && cx.negated.contains(&(label.clone(), id));
                 // The sigmoid saturates at exactly 1.0 in f32: a threshold of 1 means never.
@@ -245,68 +304,6 @@ impl Stage for ClassifierStage {
         }
         self.add_roles(cx, &scored, signals.view(), &scores.salesperson, labels);
         Ok(())
-    }
-}
-
-impl ClassifierStage {
-    /// Decision roles from the role heads. `signals` has one row per turn of `scored` (segment
-    /// indices); `salesperson` the speaker head's score of each. A role goes to the person the
-    /// turn names ("my wife", "老婆"); when it names nobody but says "she" / "他", to the person the
-    /// turn before named; when a companion names nobody, to the companion ("I'll be driving
-    /// it"). A role nobody can be named for is useless to a salesperson and is not added.
-    fn add_roles(
-        &self,
-        cx: &mut Context,
-        scored: &[usize],
-        signals: ArrayView2<'_, f32>,
-        salesperson: &[f32],
-        labels: &[String],
-    ) {
-        let floor = self
-            .settings
-            .min_role_threshold_by_language
-            .get(&cx.language)
-            .copied()
-            .unwrap_or(self.settings.min_role_threshold) as f32;
-        let lexicon = self.lexicons.get(cx.language);
-        let segments = &cx.conversation.segments;
-        for (row, &i) in scored.iter().enumerate() {
-            if f64::from(salesperson[row]) >= self.settings.max_salesperson {
-                continue;
-            }
-            let segment = &segments[i];
-            let mut who = None;
-            for (j, label) in labels.iter().enumerate() {
-                if !self.roles.contains(label) {
-                    continue;
-                }
-                let threshold = self
-                    .thresholds
-                    .get(label)
-                    .copied()
-                    .unwrap_or(0.5)
-                    .max(floor);
-                // As for the other labels, a threshold of 1 means never.
-                if signals[[row, j]] < threshold || threshold >= 1.0 {
-                    continue;
-                }
-                let person = who.get_or_insert_with(|| {
-                    lexicon.person_named(&segment.text).or_else(|| {
-                        if lexicon.refers_back(&segment.text) {
-                            i.checked_sub(1)
-                                .and_then(|p| lexicon.person_named(&segments[p].text))
-                        } else if segment.speaker == Speaker::Companion {
-                            Some(segment.speaker_label.to_lowercase())
-                        } else {
-                            None
-                        }
-                    })
-                });
-                if let Some(person) = person {
-                    add_role(&mut cx.roles, label, person.clone(), segment.id);
-                }
-            }
-        }
     }
 }
 

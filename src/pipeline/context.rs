@@ -83,15 +83,22 @@ impl Detections {
     }
 }
 
-/// Gives `who` the role `id` on `segment`. The same role for the same person, or the same role
-/// found again on a turn it already cites (the rules and the classifier may name the person
-/// differently: "she" / "my wife"), only adds evidence.
+/// Gives `who` the role `id` on `segment`, as a rule pattern found it. A role another finder gave
+/// someone else on that turn loses the turn: the pattern names the person it matched, the
+/// classifier only the first one the turn mentions ("主要是我老婆开，钱是我爸出").
 pub fn add_role(roles: &mut Vec<Role>, id: &str, who: String, segment: usize) {
     let fold = crate::extract::gazetteer::fold;
-    let same = roles
+    for role in roles
         .iter_mut()
-        .find(|r| r.id == id && (fold(&r.who) == fold(&who) || r.evidence.contains(&segment)));
-    match same {
+        .filter(|r| r.id == id && fold(&r.who) != fold(&who))
+    {
+        role.evidence.retain(|&e| e != segment);
+    }
+    roles.retain(|r| !r.evidence.is_empty());
+    match roles
+        .iter_mut()
+        .find(|r| r.id == id && fold(&r.who) == fold(&who))
+    {
         Some(role) if role.evidence.contains(&segment) => {}
         Some(role) => role.evidence.push(segment),
         None => roles.push(Role {
@@ -99,6 +106,17 @@ pub fn add_role(roles: &mut Vec<Role>, id: &str, who: String, segment: usize) {
             who,
             evidence: vec![segment],
         }),
+    }
+}
+
+/// Gives `who` the role `id` on `segment`, as the classifier guessed it: unless that turn already
+/// gives someone the role.
+pub fn add_guessed_role(roles: &mut Vec<Role>, id: &str, who: String, segment: usize) {
+    if !roles
+        .iter()
+        .any(|r| r.id == id && r.evidence.contains(&segment))
+    {
+        add_role(roles, id, who, segment);
     }
 }
 
