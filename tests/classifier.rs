@@ -337,3 +337,124 @@ fn a_label_in_a_later_sentence_is_found_with_sentence_splitting() {
     config.classifier.split_sentences = false;
     assert!(!signal_ids(config, fixture).contains(&fuel));
 }
+
+/// The roles `config` finds in `text`, as (id, who, evidence).
+fn roles_in(
+    config: dealerscope::config::PipelineConfig,
+    text: &str,
+) -> Vec<(String, String, Vec<usize>)> {
+    Pipeline::from_config(config)
+        .unwrap()
+        .analyze_text("t.txt", text, &AnalyzeOptions::default())
+        .unwrap()
+        .roles
+        .into_iter()
+        .map(|r| (r.id, r.who, r.evidence))
+        .collect()
+}
+
+/// The shipped pipeline without its `[[role]]` rules: every role it finds is the classifier's.
+fn classifier_roles_only() -> dealerscope::config::PipelineConfig {
+    let mut config = shipped_config();
+    config.roles.clear();
+    config
+}
+
+const DRIVER_EN: &str = "Salesperson: Who's going to be behind the wheel most days?\n\
+                         Customer: That'd be my daughter, she starts her new job downtown next week.\n";
+const DRIVER_ZH: &str = "销售：这车以后主要谁开呀？\n\
+                         客户：我儿子，他下个月去外地上班，天天都得开。\n";
+
+/// A role found by the classifier alone names the person the turn speaks of and cites the turn,
+/// in English and in Mandarin.
+#[test]
+fn the_classifier_adds_a_decision_role_with_who_and_evidence() {
+    for (text, want) in [
+        (DRIVER_EN, ("role.primary_driver", "my daughter", 1)),
+        (DRIVER_ZH, ("role.primary_driver", "我儿子", 1)),
+        // A companion speaking of themselves is the person.
+        (
+            "Salesperson: Hi folks, what brings you in?\n\
+             Customer: We need a second car.\n\
+             Wife: It's going to be my daily driver, I do all the school runs.\n",
+            ("role.primary_driver", "wife", 2),
+        ),
+        // "He" refers to the person the turn before named.
+        (
+            "Customer: My husband couldn't make it today.\n\
+             Customer: He has the last word on anything we spend this kind of money on.\n",
+            ("role.decision_maker", "My husband", 1),
+        ),
+    ] {
+        let (id, who, segment) = want;
+        let roles = roles_in(classifier_roles_only(), text);
+        assert!(
+            roles
+                .iter()
+                .any(|(i, w, e)| i == id && w == who && e.contains(&segment)),
+            "{text}: {roles:?}"
+        );
+    }
+}
+
+/// People mentioned without a role, and the salesperson's own family, give no role.
+#[test]
+fn people_mentioned_without_a_role_give_none() {
+    for text in [
+        "Salesperson: Anything you're driving now?\n\
+         Customer: A Camry. My brother bought one of these in red last spring, though.\n\
+         Salesperson: My wife drives one too, she loves it.\n\
+         Customer: My son plays baseball, we were at a game all morning.\n",
+        "销售：您平时开什么车？\n\
+         客户：我开的是老款雅阁。我同事去年也买了一台这个。\n\
+         销售：我老婆也开这款，她说挺好开的。\n\
+         客户：我女儿在学钢琴，待会儿得去接她。\n",
+    ] {
+        let roles = roles_in(shipped_config(), text);
+        assert!(roles.is_empty(), "{text}: {roles:?}");
+    }
+}
+
+/// `min_role_threshold = 1` switches the classifier's roles off (the rules still find theirs);
+/// the Mandarin floor for preferences does not.
+#[test]
+fn a_role_floor_of_one_adds_no_role() {
+    let config = classifier_roles_only();
+    assert_eq!(config.classifier.min_threshold_by_language.len(), 1);
+    for text in [DRIVER_EN, DRIVER_ZH] {
+        assert!(!roles_in(config.clone(), text).is_empty(), "{text}");
+        let mut off = config.clone();
+        off.classifier.min_role_threshold = 1.0;
+        assert!(roles_in(off, text).is_empty(), "{text}");
+    }
+    let mut off_in_zh = config.clone();
+    off_in_zh
+        .classifier
+        .min_role_threshold_by_language
+        .insert(dealerscope::conversation::Language::Zh, 1.0);
+    assert!(roles_in(off_in_zh.clone(), DRIVER_ZH).is_empty());
+    assert!(!roles_in(off_in_zh, DRIVER_EN).is_empty());
+}
+
+/// A role the rules and the classifier both find on a turn is listed once, and named as the
+/// rule pattern names it (the classifier takes the first person the turn mentions: 我老婆).
+#[test]
+fn a_role_found_by_rules_and_classifier_is_not_duplicated() {
+    for (text, id, who) in [
+        (
+            "Salesperson: Who's the car for?\nCustomer: It's for my son, it's his first car.\n",
+            "role.primary_driver",
+            "my son",
+        ),
+        (
+            "销售：您好\n客户：主要是我老婆开，钱是我爸出。\n",
+            "role.decision_maker",
+            "我爸",
+        ),
+    ] {
+        let roles = roles_in(shipped_config(), text);
+        let found: Vec<_> = roles.iter().filter(|(i, _, _)| i == id).collect();
+        assert_eq!(found.len(), 1, "{roles:?}");
+        assert_eq!(found[0].1, who, "{roles:?}");
+    }
+}

@@ -50,7 +50,7 @@ Customer: Not today. I need to talk to my wife first. I'll think about it.
 /// Second visit, with the wife: test drive, a higher budget, haggling.
 const SECOND: &str = "\
 Salesperson: Good to see you again! Is this your wife?
-Customer: Yes, we came back to look at the RAV4 again. We want a safe SUV.
+Customer: Yes, we came back to look at the RAV4 again. We want an SUV.
 Wife: I like the color. Can we drive it?
 Salesperson: Of course, let's go for a test drive.
 Customer: We can go up to 38 thousand. Can you do any better on the price?

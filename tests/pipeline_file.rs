@@ -347,23 +347,31 @@ fn classifier_error(section: &str) -> String {
 fn classifier_section_overrides_load() {
     let (_dir, path) = with_classifier(
         "min_threshold = 0.8\nrules_only = [\"intent.browsing\"]\nveto = [\"obj.price\"]\n\
-         [classifier.thresholds]\n\"intent.defer\" = 0.95\n",
+         min_role_threshold = 0.6\nmin_role_threshold_by_language = { zh = 0.7 }\n\
+         [classifier.thresholds]\n\"intent.defer\" = 0.95\n\"role.influencer\" = 0.4\n",
     );
     let config = PipelineConfig::load(&path).expect("valid [classifier]");
     assert_eq!(config.classifier.thresholds["intent.defer"], 0.95);
+    assert_eq!(config.classifier.thresholds["role.influencer"], 0.4);
+    assert_eq!(config.classifier.min_role_threshold, 0.6);
     Pipeline::from_config(config).expect("the stage builds");
 }
 
 #[test]
 fn classifier_threshold_out_of_range_is_an_error() {
-    for bad in ["1.5", "0", "-0.2", "nan"] {
-        let e = classifier_error(&format!(
-            "[classifier.thresholds]\n\"pref.body.suv\" = {bad}\n"
-        ));
+    for (label, bad) in [
+        ("pref.body.suv", "1.5"),
+        ("pref.body.suv", "0"),
+        ("pref.body.suv", "-0.2"),
+        ("pref.body.suv", "nan"),
+        ("role.primary_driver", "1.5"),
+        ("role.primary_driver", "0"),
+    ] {
+        let e = classifier_error(&format!("[classifier.thresholds]\n\"{label}\" = {bad}\n"));
         assert!(
             e.contains("store.toml")
                 && e.contains("classifier.thresholds")
-                && e.contains("`pref.body.suv`: must be in (0, 1]"),
+                && e.contains(&format!("`{label}`: must be in (0, 1]")),
             "{bad}: {e}"
         );
     }
@@ -373,6 +381,9 @@ fn classifier_threshold_out_of_range_is_an_error() {
         ("drop_rules_below", "1.0"),
         ("batch", "0"),
         ("min_threshold_by_language", "{ zh = 1.5 }"),
+        ("min_role_threshold", "1.5"),
+        ("min_role_threshold", "-0.1"),
+        ("min_role_threshold_by_language", "{ en = 2 }"),
     ] {
         let e = classifier_error(&format!("{entry} = {bad}\n"));
         assert!(
@@ -384,13 +395,17 @@ fn classifier_threshold_out_of_range_is_an_error() {
 
 #[test]
 fn classifier_label_not_in_the_taxonomy_is_an_error() {
-    let e = classifier_error("[classifier.thresholds]\n\"pref.body.suvv\" = 0.5\n");
-    assert!(
-        e.contains("classifier.thresholds")
-            && e.contains("`pref.body.suvv` is not a preference, objection or intent"),
-        "{e}"
-    );
-    // A role or a tag is in the taxonomy but is no label the classifier scores.
+    for label in ["pref.body.suvv", "role.chauffeur"] {
+        let e = classifier_error(&format!("[classifier.thresholds]\n\"{label}\" = 0.5\n"));
+        assert!(
+            e.contains("classifier.thresholds")
+                && e.contains(&format!(
+                    "`{label}` is not a preference, objection, intent or decision role"
+                )),
+            "{e}"
+        );
+    }
+    // Roles have thresholds but no rule detections to keep or veto.
     let e = classifier_error("rules_only = [\"role.decision_maker\"]\n");
     assert!(
         e.contains("classifier.rules_only") && e.contains("`role.decision_maker`"),
@@ -420,7 +435,15 @@ fn trained_thresholds_file_is_checked() {
     for (body, want) in [
         (
             "[thresholds]\n\"intent.maybe\" = 0.5\n",
-            "`intent.maybe` is not a preference, objection or intent of the taxonomy",
+            "`intent.maybe` is not a preference, objection, intent or decision role of the taxonomy",
+        ),
+        (
+            "[thresholds]\n\"role.influencer\" = 0.5\n\"role.chauffeur\" = 0.5\n",
+            "`role.chauffeur` is not a preference, objection, intent or decision role of the taxonomy",
+        ),
+        (
+            "[thresholds]\n\"role.influencer\" = 0\n",
+            "`role.influencer` = 0: a threshold must be in (0, 1]",
         ),
         (
             "[thresholds]\n\"intent.defer\" = 2.0\n",
@@ -436,6 +459,12 @@ fn trained_thresholds_file_is_checked() {
         let e = classifier_error(&format!("heads_dir = {:?}\n", heads.path()));
         assert!(e.contains("thresholds.toml") && e.contains(want), "{e}");
     }
+    // Heads trained with the decision roles load.
+    let heads = tempfile::tempdir().unwrap();
+    let body = "[thresholds]\n\"role.influencer\" = 0.5\n\"intent.defer\" = 0.3\n";
+    std::fs::write(heads.path().join("thresholds.toml"), body).unwrap();
+    let (_dir, path) = with_classifier(&format!("heads_dir = {:?}\n", heads.path()));
+    Pipeline::load(&path).expect("role thresholds are accepted");
 }
 
 #[test]

@@ -34,9 +34,15 @@ HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
 LANGS = ("en", "zh")
 MIN_SEEDS_PER_LABEL = 30
+# Seeds of the first release. Seeds appended after them (the decision-role seeds) are dealt into
+# splits by a random stream of their own, so adding them moved no earlier seed between splits and
+# the earlier labels' held-out figures stay comparable across releases.
+FIRST_RELEASE_SEEDS = {"en": 2017, "zh": 1946}
 # generated utterances per language (seeds * variants + matrix); the brief asks for 6k-10k
 TARGET_PER_LANG = 8000
 
+# Taxonomy section 6: the utterance gives someone (the speaker, or a person it names) this role.
+ROLE_LABELS = ["role.decision_maker", "role.primary_driver", "role.influencer"]
 ALLOWED_LABELS = (
     [f"pref.body.{x}" for x in ("sedan", "suv", "mpv", "pickup", "hatchback", "coupe")]
     + [f"pref.powertrain.{x}" for x in ("ev", "hybrid", "gasoline", "diesel")]
@@ -47,6 +53,7 @@ ALLOWED_LABELS = (
                             "feature", "availability", "running_cost", "trust")]
     + [f"intent.{x}" for x in ("test_drive", "quote", "financing", "trade_in_appraisal", "availability",
                                "negotiation", "timeline_near", "commitment", "browsing", "defer")]
+    + ROLE_LABELS
 )
 ALLOWED_SET = set(ALLOWED_LABELS)
 SEED_KEYS = {"context", "context_speaker", "text", "speaker", "labels"}
@@ -208,6 +215,8 @@ TOPICS = {  # label prefix -> context topics it is usually said after
     "obj.approval": ["decide", "close"], "obj.feature": ["walk", "drive"], "obj.availability": ["stock"],
     "intent.availability": ["stock", "walk"], "obj.running_cost": ["walk", "price"], "obj.trust": ["price", "close", "walk"],
     "intent.test_drive": ["walk"], "intent.browsing": ["open", "small"], "": ["open", "small", "walk", "needs"],
+    "role.decision_maker": ["decide", "close", "price"], "role.primary_driver": ["needs", "decide", "open"],
+    "role.influencer": ["compet", "decide", "walk"],
 }
 
 # --------------------------------------------------------------------------------------------
@@ -229,7 +238,8 @@ EN_MATRIX = [
                                       "Do we have a deal?"]),
     ("fact", ["intent.timeline_near"], ["Are you looking to buy in the next couple of weeks?", "Do you need the car this month?"]),
     ("fact", ["intent.browsing"], ["Are you just looking around today?", "Just browsing today?"]),
-    ("fact", ["obj.approval"], ["Does your wife need to see it before you decide?", "Would your husband want to weigh in first?"]),
+    ("fact", ["obj.approval", "role.decision_maker"], ["Does your wife need to see it before you decide?",
+                                                       "Would your husband want to weigh in first?"]),
     ("fact", ["intent.defer"], ["Do you want some time to think it over?", "Would you like to sleep on it?"]),
     ("fact", ["pref.priority.safety"], ["Is safety a big priority for you?"]),
     ("fact", ["pref.priority.fuel_economy"], ["Is gas mileage important to you?"]),
@@ -257,7 +267,7 @@ ZH_MATRIX = [
     ("offer", ["intent.commitment"], ["要不要先交个订金？", "那我准备合同了？", "那就这么定了？", "今天就定下来？"]),
     ("fact", ["intent.timeline_near"], ["是这两周就准备买吗？", "这个月就要用车吗？"]),
     ("fact", ["intent.browsing"], ["今天就是随便看看？", "先了解了解是吧？"]),
-    ("fact", ["obj.approval"], ["是不是得让您爱人也看看？", "要跟家里商量一下再定吗？"]),
+    ("fact", ["obj.approval", "role.decision_maker"], ["是不是得让您爱人也看看？", "要跟家里商量一下再定吗？"]),
     ("fact", ["intent.defer"], ["要不要回去再考虑一下？", "您是想再想想？"]),
     ("fact", ["pref.priority.safety"], ["安全这块您特别看重？"]),
     ("fact", ["pref.priority.fuel_economy"], ["油耗您比较在意吧？"]),
@@ -639,6 +649,9 @@ def is_short(lang: str, text: str) -> bool:
 
 
 def topic_for(labels: list[str]) -> list[str]:
+    # Role labels were added to some first-release seeds later: they pick the topic only when
+    # nothing else does, so those seeds keep the contexts they had.
+    labels = [l for l in labels if l not in ROLE_LABELS] or labels
     if not labels:
         return TOPICS[""]
     for l in labels:
@@ -707,11 +720,19 @@ def render(lang: str, seed: dict, rng: random.Random, variant: int) -> dict:
 
 
 def assign_splits(seeds: list[dict], lang: str) -> list[str]:
-    """Stratified by first label (or none / salesperson): ~80/10/10 per stratum."""
-    rng = random.Random(f"{SEED}-split-{lang}")
+    """Stratified by first label (or none / salesperson): ~80/10/10 per stratum. The first
+    release's seeds and the ones appended later are dealt separately (FIRST_RELEASE_SEEDS)."""
+    first = FIRST_RELEASE_SEEDS[lang]
+    return (deal(seeds[:first], random.Random(f"{SEED}-split-{lang}"))
+            + deal(seeds[first:], random.Random(f"{SEED}-split-{lang}-appended")))
+
+
+def deal(seeds: list[dict], rng: random.Random) -> list[str]:
     groups = defaultdict(list)
     for i, s in enumerate(seeds):
-        key = s["labels"][0] if s["labels"] else ("_sales" if s["speaker"] == "salesperson" else "_none")
+        # Role labels appended to a first-release seed do not change its stratum.
+        own = [l for l in s["labels"] if l not in ROLE_LABELS] or s["labels"]
+        key = own[0] if own else ("_sales" if s["speaker"] == "salesperson" else "_none")
         groups[key].append(i)
     split = [""] * len(seeds)
     for key in sorted(groups):
@@ -728,6 +749,7 @@ def generate_lang(lang: str) -> dict[str, list[dict]]:
     seeds = load_seeds(lang)
     splits = assign_splits(seeds, lang)
     out = {"train": [], "valid": [], "test": []}
+    appended = {"train": [], "valid": [], "test": []}  # from seeds after FIRST_RELEASE_SEEDS
     matrix = EN_MATRIX if lang == "en" else ZH_MATRIX
     answers = EN_ANSWERS if lang == "en" else ZH_ANSWERS
     n_matrix = sum(len(qs) for _, _, qs in matrix) * 5
@@ -747,7 +769,7 @@ def generate_lang(lang: str) -> dict[str, list[dict]]:
             made.append(rec)
         for rec in made:
             rec["template"] = f"{lang}-seed-{i:04d}"
-            out[splits[i]].append(rec)
+            (out if i < FIRST_RELEASE_SEEDS[lang] else appended)[splits[i]].append(rec)
     # template matrix: one template per question
     mrng = random.Random(f"{SEED}-{lang}-matrix")
     q_split_cycle = ["train"] * 8 + ["valid", "test"]
@@ -773,9 +795,13 @@ def generate_lang(lang: str) -> dict[str, list[dict]]:
                         ctx, text = zh_asr(ctx, mrng, False, False), zh_asr(text, mrng, False, False)
                 out[split].append({"context": ctx, "context_speaker": "salesperson", "text": text,
                                    "speaker": "customer", "labels": list(lab), "template": tmpl})
+    # The first release's rows keep their order; the appended ones follow, shuffled apart.
     for split, rows in out.items():
         rng = random.Random(f"{SEED}-{lang}-shuffle-{split}")
         rng.shuffle(rows)
+        later = appended[split]
+        random.Random(f"{SEED}-{lang}-shuffle-{split}-appended").shuffle(later)
+        rows.extend(later)
     return out
 
 

@@ -1,5 +1,6 @@
-//! The utterance classifier: which preferences, objections and intents a customer-side turn
-//! expresses (given the turn before it), and whether it sounds like the salesperson.
+//! The utterance classifier: which preferences, objections, intents and decision roles a
+//! customer-side turn expresses (given the turn before it), and whether it sounds like the
+//! salesperson.
 //!
 //! | module | what |
 //! |---|---|

@@ -8,7 +8,10 @@
 //! - with `context_last_sentence`, the turn before is given by its last sentence only;
 //! - turns that sound like the salesperson (`max_salesperson`) add nothing;
 //! - with `split_sentences`, a turn of several sentences is scored sentence by sentence and
-//!   each label takes its highest score.
+//!   each label takes its highest score;
+//! - a decision role scoring at or above its threshold (and `min_role_threshold`, or the
+//!   language's `min_role_threshold_by_language`) gives the person the turn speaks of that role
+//!   (see [`ClassifierStage::add_roles`]).
 //!
 //! The model is loaded on first use (fetched first if missing) and shared by later analyses.
 
@@ -17,11 +20,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ndarray::ArrayView2;
+
 use super::model::{Classifier, Item, Scores};
 use super::{models, ClassifyError};
 use crate::config::{ClassifierSection, ConfigError, Origin, PipelineConfig};
 use crate::conversation::Speaker;
-use crate::pipeline::{AnalyzeError, Context, Stage};
+use crate::extract::lexicon::Lexicons;
+use crate::pipeline::{add_guessed_role, AnalyzeError, Context, Stage};
 
 pub struct ClassifierStage {
     settings: ClassifierSection,
@@ -30,6 +36,10 @@ pub struct ClassifierStage {
     thresholds: HashMap<String, f32>,
     rules_only: HashSet<String>,
     veto: HashSet<String>,
+    /// The taxonomy's decision roles: their scores give people roles, not detections.
+    roles: HashSet<String>,
+    /// Who a turn speaks of ("my wife", "她" after a turn that named her).
+    lexicons: Lexicons,
     model: Mutex<Option<Arc<Classifier>>>,
 }
 
@@ -41,7 +51,7 @@ struct ThresholdsFile {
 }
 
 impl ClassifierStage {
-    pub fn build(c: &PipelineConfig) -> Result<Self, ConfigError> {
+    pub fn build(c: &PipelineConfig, lexicons: &Lexicons) -> Result<Self, ConfigError> {
         let settings = c.classifier.clone();
         let heads_dir = PathBuf::from(&settings.heads_dir);
         let path = heads_dir.join("thresholds.toml");
@@ -60,12 +70,12 @@ impl ClassifierStage {
         // or a threshold no score can meet, is an error here rather than a label never added.
         let t = &c.taxonomy;
         for (label, value) in &trained.thresholds {
-            let known = [&t.preferences, &t.objections, &t.intents]
+            let known = [&t.preferences, &t.objections, &t.intents, &t.roles]
                 .iter()
                 .any(|ids| ids.contains(label));
             if !known {
                 return Err(invalid(format!(
-                    "{}: `{label}` is not a preference, objection or intent of the taxonomy",
+                    "{}: `{label}` is not a preference, objection, intent or decision role of the taxonomy",
                     path.display()
                 )));
             }
@@ -93,6 +103,8 @@ impl ClassifierStage {
                 .cloned()
                 .collect(),
             veto: settings.veto.iter().cloned().collect(),
+            roles: c.taxonomy.roles.iter().cloned().collect(),
+            lexicons: lexicons.clone(),
             settings,
             heads_dir,
             thresholds,
@@ -120,6 +132,70 @@ impl ClassifierStage {
         )?);
         *slot = Some(Arc::clone(&m));
         Ok(m)
+    }
+
+    /// The label's threshold (trained, or the pipeline's), at least `floor`.
+    fn threshold(&self, label: &str, floor: f32) -> f32 {
+        self.thresholds
+            .get(label)
+            .copied()
+            .unwrap_or(0.5)
+            .max(floor)
+    }
+
+    /// Decision roles from the role heads. `signals` has one row per turn of `scored` (segment
+    /// indices); `salesperson` the speaker head's score of each. A role goes to the person the
+    /// turn names ("my wife", "老婆"); when it names nobody but says "she" / "他", to the person the
+    /// turn before named; when a companion names nobody, to the companion ("I'll be driving
+    /// it"). A role nobody can be named for is useless to a salesperson and is not added.
+    fn add_roles(
+        &self,
+        cx: &mut Context,
+        scored: &[usize],
+        signals: ArrayView2<'_, f32>,
+        salesperson: &[f32],
+        labels: &[String],
+    ) {
+        let floor = self
+            .settings
+            .min_role_threshold_by_language
+            .get(&cx.language)
+            .copied()
+            .unwrap_or(self.settings.min_role_threshold) as f32;
+        let lexicon = self.lexicons.get(cx.language);
+        let segments = &cx.conversation.segments;
+        for (row, &i) in scored.iter().enumerate() {
+            if f64::from(salesperson[row]) >= self.settings.max_salesperson {
+                continue;
+            }
+            let segment = &segments[i];
+            let mut who = None;
+            for (j, label) in labels.iter().enumerate() {
+                if !self.roles.contains(label) {
+                    continue;
+                }
+                let threshold = self.threshold(label, floor);
+                // As for the other labels, a threshold of 1 means never.
+                if signals[[row, j]] < threshold || threshold >= 1.0 {
+                    continue;
+                }
+                let person = who.get_or_insert_with(|| {
+                    lexicon.person_named(&segment.text).or_else(|| {
+                        if lexicon.refers_back(&segment.text) {
+                            i.checked_sub(1)
+                                .and_then(|p| lexicon.person_named(&segments[p].text))
+                        } else if segment.speaker == Speaker::Companion {
+                            Some(segment.speaker_label.to_lowercase())
+                        } else {
+                            None
+                        }
+                    })
+                });
+                if let Some(person) = person {
+                    add_guessed_role(&mut cx.roles, label, person.clone(), segment.id);
+                }
+            }
+        }
     }
 }
 
@@ -189,12 +265,10 @@ impl Stage for ClassifierStage {
                 continue;
             }
             for (j, label) in labels.iter().enumerate() {
-                let threshold = self
-                    .thresholds
-                    .get(label)
-                    .copied()
-                    .unwrap_or(0.5)
-                    .max(min_threshold);
+                if self.roles.contains(label) {
+                    continue;
+                }
+                let threshold = self.threshold(label, min_threshold);
                 let vetoed =
                     self.settings.rules_veto_negated && cx.negated.contains(&(label.clone(), id));
                 // The sigmoid saturates at exactly 1.0 in f32: a threshold of 1 means never.
@@ -230,6 +304,7 @@ impl Stage for ClassifierStage {
             cx.detections
                 .add(&label, None, (confidence * 100.0).round() / 100.0, [id]);
         }
+        self.add_roles(cx, &scored, signals.view(), &salesperson, labels);
         Ok(())
     }
 }

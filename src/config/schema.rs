@@ -193,6 +193,10 @@ pub struct LanguageLexicon {
     /// pattern that found it does not say.
     #[serde(default)]
     pub people: Vec<String>,
+    /// Words that refer back to someone named before ("she", "他"): a turn that names nobody
+    /// but says one of them speaks of the person the turn before it named.
+    #[serde(default)]
+    pub pronouns: Vec<String>,
     pub budget: BudgetLexicon,
     pub entities: EntityLexicon,
     #[serde(default)]
@@ -682,7 +686,8 @@ pub struct ClassifierSection {
     /// adds no label (mis-attributed speech).
     #[serde(default = "default_max_salesperson")]
     pub max_salesperson: f64,
-    /// Per-label thresholds overriding the trained ones in thresholds.toml.
+    /// Per-label thresholds (preferences, objections, intents and decision roles) overriding
+    /// the trained ones in thresholds.toml.
     #[serde(default)]
     pub thresholds: BTreeMap<String, f64>,
     /// No label is added below this score, whatever its threshold (1 adds none: the
@@ -692,6 +697,13 @@ pub struct ClassifierSection {
     /// `min_threshold` for the conversations in one language (`en`, `zh`).
     #[serde(default)]
     pub min_threshold_by_language: BTreeMap<Language, f64>,
+    /// No decision role is added below this score, whatever its threshold (1 adds none).
+    /// Separate from `min_threshold`: the role heads are judged on their own.
+    #[serde(default)]
+    pub min_role_threshold: f64,
+    /// `min_role_threshold` for the conversations in one language.
+    #[serde(default)]
+    pub min_role_threshold_by_language: BTreeMap<Language, f64>,
     /// Labels only the rules decide (valued labels need the value the gazetteers name).
     #[serde(default)]
     pub rules_only: Vec<String>,
@@ -731,6 +743,8 @@ impl Default for ClassifierSection {
             thresholds: BTreeMap::new(),
             min_threshold: 0.0,
             min_threshold_by_language: BTreeMap::new(),
+            min_role_threshold: 0.0,
+            min_role_threshold_by_language: BTreeMap::new(),
             rules_only: Vec::new(),
             rules_veto_negated: true,
             drop_rules_below: 0.0,

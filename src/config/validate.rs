@@ -399,10 +399,10 @@ fn validate_classifier(c: &PipelineConfig) -> Result<(), ConfigError> {
         );
     }
     for (label, threshold) in &k.thresholds {
-        if !is_signal(label) {
+        if !is_signal(label) && !t.roles.contains(label) {
             return invalid(
                 "thresholds",
-                format!("`{label}` is not a preference, objection or intent"),
+                format!("`{label}` is not a preference, objection, intent or decision role"),
             );
         }
         if !(*threshold > 0.0 && *threshold <= 1.0) {
@@ -421,12 +421,21 @@ fn validate_classifier(c: &PipelineConfig) -> Result<(), ConfigError> {
     if !(0.0..=1.0).contains(&k.min_threshold) {
         return invalid("min_threshold", "must be in [0, 1]".into());
     }
-    for (lang, floor) in &k.min_threshold_by_language {
-        if !(0.0..=1.0).contains(floor) {
-            return invalid(
-                "min_threshold_by_language",
-                format!("`{}`: must be in [0, 1]", lang.code()),
-            );
+    if !(0.0..=1.0).contains(&k.min_role_threshold) {
+        return invalid("min_role_threshold", "must be in [0, 1]".into());
+    }
+    let by_language = [
+        ("min_threshold_by_language", &k.min_threshold_by_language),
+        (
+            "min_role_threshold_by_language",
+            &k.min_role_threshold_by_language,
+        ),
+    ];
+    for (entry, floors) in by_language {
+        for (lang, floor) in floors {
+            if !(0.0..=1.0).contains(floor) {
+                return invalid(entry, format!("`{}`: must be in [0, 1]", lang.code()));
+            }
         }
     }
     if !(0.0..1.0).contains(&k.drop_rules_below) {

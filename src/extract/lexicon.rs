@@ -118,6 +118,7 @@ pub struct Lexicon {
     complaint: Option<Regex>,
     clause_breaks: Regex,
     people: Option<Regex>,
+    pronouns: Option<Regex>,
 }
 
 /// Each language's lexicon, compiled once per pipeline and shared by the stages that read text.
@@ -169,6 +170,7 @@ impl Lexicon {
                 &expand_each(&l.people, &l.roles.words, &at("people"))?,
                 &at("people"),
             )?,
+            pronouns: compile_any(&l.pronouns, &at("pronouns"))?,
         })
     }
 
@@ -273,6 +275,11 @@ impl Lexicon {
         text: &'t str,
     ) -> impl Iterator<Item = regex::Match<'t>> + 'a {
         self.people.iter().flat_map(move |p| p.find_iter(text))
+    }
+
+    /// The turn refers back to someone named before ("she", "他").
+    pub fn refers_back(&self, text: &str) -> bool {
+        self.pronouns.as_ref().is_some_and(|p| p.is_match(text))
     }
 
     /// A reply that objects to what the salesperson just said.

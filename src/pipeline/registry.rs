@@ -43,7 +43,7 @@ pub fn build(
         "entities" => Box::new(EntitiesStage::build(c, lexicons)?),
         "budget" => Box::new(BudgetStage::build(c, lexicons)?),
         "signals" => Box::new(SignalRulesStage::build(c, lexicons)?),
-        "classifier" => Box::new(crate::classify::stage::ClassifierStage::build(c)?),
+        "classifier" => Box::new(crate::classify::stage::ClassifierStage::build(c, lexicons)?),
         "facts" => Box::new(FactsStage::build(c, lexicons)?),
         "roles" => Box::new(RolesStage::build(c, lexicons)?),
         "tags" => Box::new(TagsStage::build(c)),
