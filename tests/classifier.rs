@@ -353,10 +353,12 @@ fn roles_in(
         .collect()
 }
 
-/// The shipped pipeline without its `[[role]]` rules: every role it finds is the classifier's.
+/// The shipped pipeline without its `[[role]]` rules and with the classifier's roles on in every
+/// language: every role it finds is the classifier's.
 fn classifier_roles_only() -> dealerscope::config::PipelineConfig {
     let mut config = shipped_config();
     config.roles.clear();
+    config.classifier.min_role_threshold_by_language.clear();
     config
 }
 
