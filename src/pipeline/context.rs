@@ -83,40 +83,27 @@ impl Detections {
     }
 }
 
-/// Gives `who` the role `id` on `segment`, as a rule pattern found it. A role another finder gave
-/// someone else on that turn loses the turn: the pattern names the person it matched, the
-/// classifier only the first one the turn mentions ("主要是我老婆开，钱是我爸出").
-pub fn add_role(roles: &mut Vec<Role>, id: &str, who: String, segment: usize) {
-    let fold = crate::extract::gazetteer::fold;
-    for role in roles
-        .iter_mut()
-        .filter(|r| r.id == id && fold(&r.who) != fold(&who))
+/// Gives `who` the role `id` on `segment`, as the classifier guessed it: unless that turn already
+/// gives someone the role (the roles stage runs first, and a rule pattern names the person it
+/// matched where the classifier takes the first one the turn mentions).
+pub fn add_guessed_role(roles: &mut Vec<Role>, id: &str, who: String, segment: usize) {
+    if roles
+        .iter()
+        .any(|r| r.id == id && r.evidence.contains(&segment))
     {
-        role.evidence.retain(|&e| e != segment);
+        return;
     }
-    roles.retain(|r| !r.evidence.is_empty());
+    let fold = crate::extract::gazetteer::fold;
     match roles
         .iter_mut()
         .find(|r| r.id == id && fold(&r.who) == fold(&who))
     {
-        Some(role) if role.evidence.contains(&segment) => {}
         Some(role) => role.evidence.push(segment),
         None => roles.push(Role {
             id: id.to_string(),
             who,
             evidence: vec![segment],
         }),
-    }
-}
-
-/// Gives `who` the role `id` on `segment`, as the classifier guessed it: unless that turn already
-/// gives someone the role.
-pub fn add_guessed_role(roles: &mut Vec<Role>, id: &str, who: String, segment: usize) {
-    if !roles
-        .iter()
-        .any(|r| r.id == id && r.evidence.contains(&segment))
-    {
-        add_role(roles, id, who, segment);
     }
 }
 

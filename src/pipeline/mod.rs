@@ -6,7 +6,7 @@ mod registry;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use context::{add_guessed_role, add_role, Context, Detections, Found};
+pub use context::{add_guessed_role, Context, Detections, Found};
 pub use registry::STAGE_NAMES;
 
 use crate::analysis::Analysis;
