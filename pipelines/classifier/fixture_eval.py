@@ -67,7 +67,8 @@ def main():
     heads_dir = ROOT / "models" / "classifier"
     trained = tomllib.loads((heads_dir / "thresholds.toml").read_text())["thresholds"]
     trained.update(settings.get("thresholds", {}))
-    labels = train.taxonomy()
+    signals, roles = train.taxonomy()
+    labels = signals + roles  # the heads' output order
     valued = {"pref.model", "pref.color", "obj.competitor", "obj.feature", "obj.approval"}
     floor = settings.get("min_threshold", 0.0)
     drop = settings.get("drop_rules_below", 0.0)
