@@ -55,9 +55,17 @@ def category(label):
     return None
 
 
+# The rules' output depends on the pipeline and lexicon files (not on the classifier's settings):
+# a cached answer is reused while they are unchanged. Clear --work/rules-cache after a rebuild that
+# changes the rules' code.
+RULES_DIGEST = hashlib.sha256(b"".join(
+    p.read_bytes() for p in sorted((ROOT / "pipelines").glob("*.toml")) + sorted((ROOT / "pipelines").glob("lexicon/*.toml"))
+    if p.name != "classifier.toml")).digest()
+
+
 def rules_output(binary, path, cache_dir):
     text = Path(path).read_bytes()
-    key = hashlib.sha256(text + b"\0" + str(os.path.getmtime(binary)).encode()).hexdigest()[:24]
+    key = hashlib.sha256(text + b"\0" + RULES_DIGEST).hexdigest()[:24]
     c = cache_dir / f"{key}.json"
     if c.exists():
         return json.loads(c.read_text())
