@@ -3,7 +3,8 @@
 and on the classifier's held-out corpus splits: the evidence for the combination settings in
 pipelines/classifier.toml (floors, veto lists, drop thresholds).
 
-    /tmp/clf/venv/bin/python combo_eval.py --bin /tmp/ds/dealerscope --work /tmp/clf/work
+    cargo build --release
+    /tmp/clf/venv/bin/python combo_eval.py --bin target/release/dealerscope --work /tmp/clf/work [--sweep]
 
 The rules' output is computed once per input (`analyze --no-classifier --json`, cached under
 --work/rules-cache) and the committed heads score the customer-side turns as the Rust stage does
@@ -244,7 +245,7 @@ def config_from_settings(settings, lang, valued):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default="/tmp/ds/dealerscope")
+    ap.add_argument("--bin", default=str(ROOT / "target" / "release" / "dealerscope"))
     ap.add_argument("--work", type=Path, default=Path("/tmp/clf/work"))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--sweep", action="store_true")
