@@ -304,25 +304,51 @@ fn the_classifier_vetoes_a_wrong_rule_detection_of_a_veto_label() {
     assert!(!signal_ids(shipped, fixture).contains(&label));
 }
 
-/// `min_threshold_by_language = { zh = 1.0 }`: in Mandarin the classifier adds no label (it
-/// still vetoes); with the English floor it would add one the rules missed.
+/// `min_threshold_by_language`: Mandarin has a floor of its own. With it at 1 the classifier
+/// adds no Mandarin label (it only vetoes); with the English floor it adds one the rules missed.
 #[test]
-fn mandarin_conversations_get_no_label_from_the_classifier_alone() {
+fn mandarin_conversations_have_a_floor_of_their_own() {
     let fixture = "zh/zh-t-003.txt";
     let shipped = shipped_config();
     assert_eq!(shipped.classifier.min_threshold_by_language.len(), 1);
     let mut rules = shipped.clone();
     rules.pipeline.stages.retain(|s| s != "classifier");
+    let mut veto_only = shipped.clone();
+    veto_only
+        .classifier
+        .min_threshold_by_language
+        .insert(dealerscope::conversation::Language::Zh, 1.0);
     let mut english_floor = shipped.clone();
     english_floor.classifier.min_threshold_by_language.clear();
     let rules = signal_ids(rules, fixture);
-    let shipped = signal_ids(shipped, fixture);
+    let veto_only = signal_ids(veto_only, fixture);
     let english_floor = signal_ids(english_floor, fixture);
-    assert!(shipped.is_subset(&rules), "{shipped:?} ⊄ {rules:?}");
+    assert!(veto_only.is_subset(&rules), "{veto_only:?} ⊄ {rules:?}");
     assert!(
         english_floor.difference(&rules).next().is_some(),
         "{english_floor:?} vs {rules:?}"
     );
+}
+
+/// `veto_by_language`: Mandarin has a veto list of its own. The rules find an EV preference in
+/// zh-t-016 that its gold does not have (the cited turn: "主要我老婆开，接送孩子，我平时骑电动车上班。",
+/// an electric scooter); pref.powertrain.ev is on the Mandarin list only, the classifier scores
+/// the turn near 0 and the label goes. With the English list for Mandarin too, it stays.
+#[test]
+fn mandarin_conversations_have_a_veto_list_of_their_own() {
+    let fixture = "zh/zh-t-016.txt";
+    let label = "pref.powertrain.ev".to_string();
+    let zh = dealerscope::conversation::Language::Zh;
+    let shipped = shipped_config();
+    assert!(shipped.classifier.veto_by_language[&zh].contains(&label));
+    assert!(!shipped.classifier.veto.contains(&label));
+    let mut rules = shipped.clone();
+    rules.pipeline.stages.retain(|s| s != "classifier");
+    let mut english_list = shipped.clone();
+    english_list.classifier.veto_by_language.clear();
+    assert!(signal_ids(rules, fixture).contains(&label));
+    assert!(signal_ids(english_list, fixture).contains(&label));
+    assert!(!signal_ids(shipped, fixture).contains(&label));
 }
 
 /// `split_sentences`: a priority said in the second sentence of a long turn is found only when

@@ -384,6 +384,8 @@ fn classifier_threshold_out_of_range_is_an_error() {
         ("min_role_threshold", "1.5"),
         ("min_role_threshold", "-0.1"),
         ("min_role_threshold_by_language", "{ en = 2 }"),
+        ("drop_rules_below_by_language", "{ zh = 1.0 }"),
+        ("drop_rules_below_by_language", "{ en = -0.1 }"),
     ] {
         let e = classifier_error(&format!("{entry} = {bad}\n"));
         assert!(
@@ -426,6 +428,32 @@ fn classifier_label_not_in_the_taxonomy_is_an_error() {
         e.contains("classifier.veto") && e.contains("`obj.timing` is also in rules_only"),
         "{e}"
     );
+    let e = classifier_error("veto_by_language = { zh = [\"pref.body.suv\", \"role.influencer\"] }\n");
+    assert!(
+        e.contains("classifier.veto_by_language.zh") && e.contains("`role.influencer`"),
+        "{e}"
+    );
+    let e = classifier_error("rules_only = [\"obj.trust\"]\nveto_by_language = { en = [\"obj.trust\"] }\n");
+    assert!(
+        e.contains("classifier.veto_by_language.en") && e.contains("`obj.trust` is also in rules_only"),
+        "{e}"
+    );
+}
+
+#[test]
+fn classifier_veto_by_language_loads() {
+    let (_dir, path) = with_classifier(
+        "drop_rules_below = 0.02\nveto = [\"obj.timing\"]\n\
+         drop_rules_below_by_language = { zh = 0.05 }\n\
+         veto_by_language = { zh = [\"pref.body.suv\", \"obj.approval\"] }\n",
+    );
+    let config = PipelineConfig::load(&path).expect("valid [classifier]");
+    let k = &config.classifier;
+    let zh = dealerscope::conversation::Language::Zh;
+    assert_eq!(k.drop_rules_below_by_language[&zh], 0.05);
+    assert_eq!(k.veto_by_language[&zh], ["pref.body.suv", "obj.approval"]);
+    assert_eq!(k.veto, ["obj.timing"]);
+    Pipeline::from_config(config).expect("the stage builds");
 }
 
 /// The trained thresholds.toml beside the heads is checked when the pipeline loads, so heads

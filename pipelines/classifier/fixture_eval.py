@@ -10,8 +10,10 @@ conversations (tests/fixtures/conversations): the evidence behind pipelines/clas
 committed heads as the classifier stage does (with split_sentences, each sentence of a turn of
 several instead of the turn, highest score per label; with context_last_sentence, the turn before
 by its last sentence), then prints per language and label:
-  - added right/wrong: labels the classifier would add beyond the rules at min_threshold;
-  - veto right/wrong: rule detections it scores below drop_rules_below on every turn they cite
+  - added right/wrong: labels the classifier would add beyond the rules at the language's
+    min_threshold;
+  - veto right/wrong: rule detections it scores below the language's drop_rules_below on every
+    turn they cite, for every label (whether or not the language's veto list has it)
     (right = the gold has the label, so a veto would lose it).
 Counted at conversation level against each fixture's gold, as shared/tools/score.py counts.
 Nothing under shared/ is read.
@@ -70,8 +72,10 @@ def main():
     signals, roles = train.taxonomy()
     labels = signals + roles  # the heads' output order
     valued = {"pref.model", "pref.color", "obj.competitor", "obj.feature", "obj.approval"}
-    floor = settings.get("min_threshold", 0.0)
-    drop = settings.get("drop_rules_below", 0.0)
+    floors = {lang: settings.get("min_threshold_by_language", {}).get(lang, settings.get("min_threshold", 0.0))
+              for lang in ("en", "zh")}
+    drops = {lang: settings.get("drop_rules_below_by_language", {}).get(lang, settings.get("drop_rules_below", 0.0))
+             for lang in ("en", "zh")}
     split = settings.get("split_sentences", False)
     last_context = settings.get("context_last_sentence", False)
 
@@ -82,6 +86,7 @@ def main():
     added = {lang: Counter() for lang in ("en", "zh")}
     vetoed = {lang: Counter() for lang in ("en", "zh")}
     for lang in ("en", "zh"):
+        floor, drop = floors[lang], drops[lang]
         for gold_path in sorted((FIXTURES / lang).glob("*.json")):
             gold = json.loads(gold_path.read_text())
             out = rules_only(a.bin, gold_path.with_suffix(".txt"))
@@ -125,7 +130,7 @@ def main():
                     elif label not in found and label not in valued and score[:, j].max() >= max(trained.get(label, 0.5), floor):
                         added[lang][(label, verdict)] += 1
     for lang in ("en", "zh"):
-        print(f"## {lang}: min_threshold {floor}, drop_rules_below {drop}, split_sentences {split}")
+        print(f"## {lang}: min_threshold {floors[lang]}, drop_rules_below {drops[lang]}, split_sentences {split}")
         print(f"{'label':30s} added right/wrong   veto right/wrong")
         for label in labels:
             ar, aw = added[lang][(label, "right")], added[lang][(label, "wrong")]

@@ -38,6 +38,11 @@ MIN_SEEDS_PER_LABEL = 30
 # splits by a random stream of their own, so adding them moved no earlier seed between splits and
 # the earlier labels' held-out figures stay comparable across releases.
 FIRST_RELEASE_SEEDS = {"en": 2017, "zh": 1946}
+# Seeds of the third block (hard negatives shaped like the rules' false positives, colloquial and
+# ASR-like turns, more objections and deferrals) start here. They too are dealt by a stream of
+# their own and their rows follow the earlier ones in each split, so the first two blocks' splits
+# and rows stay exactly as they were.
+THIRD_BLOCK_SEEDS = {"en": 2182, "zh": 2107}
 # generated utterances per language (seeds * variants + matrix); the brief asks for 6k-10k
 TARGET_PER_LANG = 8000
 
@@ -722,9 +727,10 @@ def render(lang: str, seed: dict, rng: random.Random, variant: int) -> dict:
 def assign_splits(seeds: list[dict], lang: str) -> list[str]:
     """Stratified by first label (or none / salesperson): ~80/10/10 per stratum. The first
     release's seeds and the ones appended later are dealt separately (FIRST_RELEASE_SEEDS)."""
-    first = FIRST_RELEASE_SEEDS[lang]
+    first, third = FIRST_RELEASE_SEEDS[lang], THIRD_BLOCK_SEEDS[lang]
     return (deal(seeds[:first], random.Random(f"{SEED}-split-{lang}"))
-            + deal(seeds[first:], random.Random(f"{SEED}-split-{lang}-appended")))
+            + deal(seeds[first:third], random.Random(f"{SEED}-split-{lang}-appended"))
+            + deal(seeds[third:], random.Random(f"{SEED}-split-{lang}-third")))
 
 
 def deal(seeds: list[dict], rng: random.Random) -> list[str]:
@@ -750,11 +756,13 @@ def generate_lang(lang: str) -> dict[str, list[dict]]:
     splits = assign_splits(seeds, lang)
     out = {"train": [], "valid": [], "test": []}
     appended = {"train": [], "valid": [], "test": []}  # from seeds after FIRST_RELEASE_SEEDS
+    third = {"train": [], "valid": [], "test": []}  # from seeds after THIRD_BLOCK_SEEDS
     matrix = EN_MATRIX if lang == "en" else ZH_MATRIX
     answers = EN_ANSWERS if lang == "en" else ZH_ANSWERS
     n_matrix = sum(len(qs) for _, _, qs in matrix) * 5
     budget = TARGET_PER_LANG - n_matrix
-    per_seed = max(2, round(budget / max(1, len(seeds))))
+    # Variants per seed as the first two blocks had them: more seeds do not thin out the old ones.
+    per_seed = max(2, round(budget / max(1, min(len(seeds), THIRD_BLOCK_SEEDS[lang]))))
     for i, seed in enumerate(seeds):
         rng = random.Random(f"{SEED}-{lang}-{i}-{seed['text']}")
         n = per_seed + (2 if seed["speaker"] == "salesperson" else 0)
@@ -769,7 +777,8 @@ def generate_lang(lang: str) -> dict[str, list[dict]]:
             made.append(rec)
         for rec in made:
             rec["template"] = f"{lang}-seed-{i:04d}"
-            (out if i < FIRST_RELEASE_SEEDS[lang] else appended)[splits[i]].append(rec)
+            block = out if i < FIRST_RELEASE_SEEDS[lang] else appended if i < THIRD_BLOCK_SEEDS[lang] else third
+            block[splits[i]].append(rec)
     # template matrix: one template per question
     mrng = random.Random(f"{SEED}-{lang}-matrix")
     q_split_cycle = ["train"] * 8 + ["valid", "test"]
@@ -802,6 +811,9 @@ def generate_lang(lang: str) -> dict[str, list[dict]]:
         later = appended[split]
         random.Random(f"{SEED}-{lang}-shuffle-{split}-appended").shuffle(later)
         rows.extend(later)
+        newest = third[split]
+        random.Random(f"{SEED}-{lang}-shuffle-{split}-third").shuffle(newest)
+        rows.extend(newest)
     return out
 
 

@@ -3,8 +3,9 @@
 //! - a label scoring at or above its threshold (and `min_threshold`, or the conversation language's
 //!   `min_threshold_by_language`) is added for the turn, unless the threshold is 1, the label is
 //!   `rules_only` or a rule pattern for it matched the turn inside a negation (`rules_veto_negated`);
-//! - a rule detection of a `veto` label that the classifier scores below `drop_rules_below` on
-//!   every turn it cites is dropped;
+//! - a rule detection of a `veto` label (the language's `veto_by_language` list where it has one)
+//!   that the classifier scores below `drop_rules_below` (or the language's
+//!   `drop_rules_below_by_language`) on every turn it cites is dropped;
 //! - with `context_last_sentence`, the turn before is given by its last sentence only;
 //! - turns that sound like the salesperson (`max_salesperson`) add nothing;
 //! - with `split_sentences`, a turn of several sentences is scored sentence by sentence and
@@ -25,7 +26,7 @@ use ndarray::ArrayView2;
 use super::model::{Classifier, Item, Scores};
 use super::{models, ClassifyError};
 use crate::config::{ClassifierSection, ConfigError, Origin, PipelineConfig};
-use crate::conversation::Speaker;
+use crate::conversation::{Language, Speaker};
 use crate::extract::lexicon::Lexicons;
 use crate::pipeline::{add_guessed_role, AnalyzeError, Context, Stage};
 
@@ -36,6 +37,8 @@ pub struct ClassifierStage {
     thresholds: HashMap<String, f32>,
     rules_only: HashSet<String>,
     veto: HashSet<String>,
+    /// `veto_by_language`: replaces `veto` for a language.
+    veto_by_language: HashMap<Language, HashSet<String>>,
     /// The taxonomy's decision roles: their scores give people roles, not detections.
     roles: HashSet<String>,
     /// Who a turn speaks of ("my wife", "她" after a turn that named her).
@@ -103,6 +106,11 @@ impl ClassifierStage {
                 .cloned()
                 .collect(),
             veto: settings.veto.iter().cloned().collect(),
+            veto_by_language: settings
+                .veto_by_language
+                .iter()
+                .map(|(lang, labels)| (*lang, labels.iter().cloned().collect()))
+                .collect(),
             roles: c.taxonomy.roles.iter().cloned().collect(),
             lexicons: lexicons.clone(),
             settings,
@@ -278,15 +286,21 @@ impl Stage for ClassifierStage {
                 }
             }
         }
-        let floor = self.settings.drop_rules_below as f32;
-        if floor > 0.0 && !self.veto.is_empty() {
+        let floor = self
+            .settings
+            .drop_rules_below_by_language
+            .get(&cx.language)
+            .copied()
+            .unwrap_or(self.settings.drop_rules_below) as f32;
+        let veto = self.veto_by_language.get(&cx.language).unwrap_or(&self.veto);
+        if floor > 0.0 && !veto.is_empty() {
             let column: HashMap<&str, usize> = labels
                 .iter()
                 .enumerate()
                 .map(|(j, l)| (l.as_str(), j))
                 .collect();
             cx.detections.retain(|f| {
-                if !self.veto.contains(&f.id) {
+                if !veto.contains(&f.id) {
                     return true;
                 }
                 let Some(&j) = column.get(f.id.as_str()) else {

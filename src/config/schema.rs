@@ -719,6 +719,13 @@ pub struct ClassifierSection {
     /// detections of every other label stand whatever the classifier says.
     #[serde(default)]
     pub veto: Vec<String>,
+    /// `drop_rules_below` for the conversations in one language (`en`, `zh`).
+    #[serde(default)]
+    pub drop_rules_below_by_language: BTreeMap<Language, f64>,
+    /// The `veto` list for the conversations in one language: it replaces `veto` there (the
+    /// rules' false positives differ by language, and so does what the classifier can judge).
+    #[serde(default)]
+    pub veto_by_language: BTreeMap<Language, Vec<String>>,
     /// A turn of several sentences is scored sentence by sentence (each with the same previous
     /// turn), and each label takes its highest score: one sentence embedding of a long turn
     /// favours one topic and buries the others. The whole turn is not scored as well: that
@@ -749,6 +756,8 @@ impl Default for ClassifierSection {
             rules_veto_negated: true,
             drop_rules_below: 0.0,
             veto: Vec::new(),
+            drop_rules_below_by_language: BTreeMap::new(),
+            veto_by_language: BTreeMap::new(),
             split_sentences: false,
             context_last_sentence: false,
         }

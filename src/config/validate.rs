@@ -383,20 +383,30 @@ fn validate_classifier(c: &PipelineConfig) -> Result<(), ConfigError> {
     let t = &c.taxonomy;
     let is_signal =
         |l: &String| t.preferences.contains(l) || t.objections.contains(l) || t.intents.contains(l);
-    let lists = [("rules_only", &k.rules_only), ("veto", &k.veto)];
-    for (entry, labels) in lists {
+    let mut lists = vec![
+        ("rules_only".to_string(), &k.rules_only),
+        ("veto".to_string(), &k.veto),
+    ];
+    for (lang, labels) in &k.veto_by_language {
+        lists.push((format!("veto_by_language.{}", lang.code()), labels));
+    }
+    for (entry, labels) in &lists {
         if let Some(l) = labels.iter().find(|l| !is_signal(l)) {
             return invalid(
                 entry,
                 format!("`{l}` is not a preference, objection or intent"),
             );
         }
-    }
-    if let Some(l) = k.veto.iter().find(|l| k.rules_only.contains(l)) {
-        return invalid(
-            "veto",
-            format!("`{l}` is also in rules_only: the classifier cannot both ignore and veto it"),
-        );
+        if entry.starts_with("veto") {
+            if let Some(l) = labels.iter().find(|l| k.rules_only.contains(l)) {
+                return invalid(
+                    entry,
+                    format!(
+                        "`{l}` is also in rules_only: the classifier cannot both ignore and veto it"
+                    ),
+                );
+            }
+        }
     }
     for (label, threshold) in &k.thresholds {
         if !is_signal(label) && !t.roles.contains(label) {
@@ -440,6 +450,14 @@ fn validate_classifier(c: &PipelineConfig) -> Result<(), ConfigError> {
     }
     if !(0.0..1.0).contains(&k.drop_rules_below) {
         return invalid("drop_rules_below", "must be in [0, 1)".into());
+    }
+    for (lang, floor) in &k.drop_rules_below_by_language {
+        if !(0.0..1.0).contains(floor) {
+            return invalid(
+                "drop_rules_below_by_language",
+                format!("`{}`: must be in [0, 1)", lang.code()),
+            );
+        }
     }
     if k.heads_dir.trim().is_empty() || k.heads_dir.contains('\0') {
         return invalid("heads_dir", "needs a directory".into());
