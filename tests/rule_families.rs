@@ -621,3 +621,23 @@ fn the_salesperson_family_is_no_role() {
     let a = roles_of("销售: 我老婆也开这款，我哥是修车的都说好。\n客户: 哦。\n");
     assert!(a.is_empty(), "{a:?}");
 }
+
+#[test]
+fn a_model_keeps_the_trim_said_and_a_make_gives_way_to_its_model() {
+    let a = analyze(
+        "Salesperson: Welcome to Capitol Toyota!\nCustomer: I want the Tacoma TRD Off-Road.\nCustomer: The Tacoma, yeah.\n",
+    );
+    assert_eq!(value_of(&a, "pref.model"), ["Tacoma TRD Off-Road"]);
+    let a = analyze("销售: 欢迎光临比亚迪。\n客户: 我想看看宋PLUS DM-i 冠军版。\n");
+    assert_eq!(value_of(&a, "pref.model"), ["宋PLUS DM-i 冠军版"]);
+    // The make weighed on its own is the model of it the customer goes on to name.
+    let a = analyze(
+        "Salesperson: Welcome to Lakeside Toyota.\nCustomer: I'm also looking at Hyundai.\nCustomer: The Ioniq 6 has more range.\n",
+    );
+    assert_eq!(value_of(&a, "obj.competitor"), ["Ioniq 6"]);
+    // A model the customer wants is not also their competitor.
+    let a = analyze(
+        "Salesperson: Welcome to Lakeside Toyota.\nCustomer: The RAV4 Hybrid is the one, I compared it to the CR-V.\nCustomer: RAV4 Hybrid versus the CR-V, the RAV4 wins.\n",
+    );
+    assert!(value_of(&a, "obj.competitor").iter().all(|v| !v.contains("RAV4")));
+}

@@ -307,6 +307,10 @@ pub struct EntityLexicon {
     /// In the sentence: a dealer is buying the customer's car, not selling them one.
     #[serde(default)]
     pub trade_context: Vec<String>,
+    /// Right after a model's name: a trim, edition or powertrain said with it ("F Sport",
+    /// "Long Range", "冠军版"), which the model's value keeps as said.
+    #[serde(default)]
+    pub trim: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

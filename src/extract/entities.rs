@@ -1,12 +1,12 @@
 //! The entities stage: models the customer wants, competitors they weigh, colours, features
 //! they miss, and the car they drive now, from the gazetteers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use regex::Regex;
 
-use super::gazetteer::{Gazetteer, Hit};
+use super::gazetteer::{fold, Gazetteer, Hit};
 use super::lexicon::{compile_any, sentence, Lexicon, Lexicons};
 use crate::config::{Make, Model, NamedEntity, Origin, PipelineConfig};
 use crate::conversation::{Language, Segment, Speaker};
@@ -23,6 +23,8 @@ struct EntityCues {
     hypothetical: Option<Regex>,
     rejected: Option<Regex>,
     trade_context: Option<Regex>,
+    /// Anchored at a model name's end: the trim words said right after it.
+    trim: Option<Regex>,
 }
 
 pub struct EntitiesStage {
@@ -92,6 +94,14 @@ impl EntitiesStage {
                     hypothetical: compile_any(&e.hypothetical, &at("hypothetical"))?,
                     rejected: compile_any(&e.rejected, &at("rejected"))?,
                     trade_context: compile_any(&e.trade_context, &at("trade_context"))?,
+                    trim: if e.trim.is_empty() {
+                        None
+                    } else {
+                        compile_any(
+                            &[format!("^(?:[\\s-]*(?:{}))+", e.trim.join("|"))],
+                            &at("trim"),
+                        )?
+                    },
                 },
             );
         }
@@ -138,6 +148,44 @@ impl EntitiesStage {
             (Language::Zh, Some(zh)) => zh.to_string(),
             _ => name.to_string(),
         }
+    }
+
+    /// Each model's value: the most specific way the customer said it — with the trim said
+    /// after it ("IS 350 F Sport"), or an alias that names a version the canonical name does
+    /// not ("330i" for 3 Series) — else the gazetteer's name. One value per model, so two
+    /// mentions ("the Silverado", "a Silverado 2500 HD") are one interest, not two.
+    fn model_values(
+        &self,
+        segments: &[Segment],
+        hits_per_turn: &[Vec<Hit>],
+        cues: &EntityCues,
+        lang: Language,
+    ) -> HashMap<usize, String> {
+        let squeeze = |s: &str| fold(s).replace(' ', "");
+        let mut said: HashMap<usize, String> = HashMap::new();
+        for (seg, hits) in segments.iter().zip(hits_per_turn) {
+            for hit in hits {
+                let text = &seg.text;
+                let end = cues
+                    .trim
+                    .as_ref()
+                    .and_then(|r| r.find(&text[hit.end..]))
+                    .map_or(hit.end, |m| hit.end + m.end());
+                let span = text[hit.start..end]
+                    .trim_matches(|c: char| c.is_whitespace() || ",.;".contains(c));
+                let model = &self.models[hit.entry];
+                let canonical = self.display(&model.name, model.name_zh.as_deref(), lang);
+                let alias = &text[hit.start..hit.end];
+                let specific = end > hit.end || !squeeze(&canonical).contains(&squeeze(alias));
+                let longer = said
+                    .get(&hit.entry)
+                    .is_none_or(|v| span.chars().count() > v.chars().count());
+                if specific && longer {
+                    said.insert(hit.entry, span.to_string());
+                }
+            }
+        }
+        said
     }
 
     /// The makes this store sells: configured, else named in the salesperson's greeting, else
@@ -236,6 +284,20 @@ impl Stage for EntitiesStage {
                 }
             })
             .collect();
+        let said = self.model_values(&segments, &hits_per_turn, cues, lang);
+        let value_of = |entry: usize| {
+            said.get(&entry).cloned().unwrap_or_else(|| {
+                let model = &self.models[entry];
+                self.display(&model.name, model.name_zh.as_deref(), lang)
+            })
+        };
+        // Decided once the whole conversation is read: a model the customer wants is not also
+        // their competitor, and a make weighed on its own gives way to its model when they name
+        // one ("also looking at Hyundai" ... "the Ioniq 6").
+        let mut wanted: HashSet<usize> = HashSet::new();
+        let mut not_wanted: HashSet<usize> = HashSet::new();
+        let mut rival_models: Vec<(usize, usize)> = Vec::new();
+        let mut rival_makes: Vec<(usize, usize)> = Vec::new();
         let mut turns_naming: HashMap<usize, usize> = HashMap::new();
         for hits in &hits_per_turn {
             let mut entries: Vec<usize> = hits.iter().map(|h| h.entry).collect();
@@ -256,10 +318,10 @@ impl Stage for EntitiesStage {
                 let sent = sentence(text, hit.start, hit.end);
                 let model = &self.models[hit.entry];
                 let make = self.make_index(&model.make);
-                let value = self.display(&model.name, model.name_zh.as_deref(), lang);
                 let head = &text[sent.0..hit.start];
                 let owned = cues.possessive.as_ref().is_some_and(|r| r.is_match(head));
                 if owned || near(&cues.current_vehicle, text, (clause.0, hit.end)) {
+                    not_wanted.insert(hit.entry);
                     let said = with_year_before(text, clause.0, hit);
                     cx.facts
                         .entry("current_vehicle".into())
@@ -280,17 +342,19 @@ impl Stage for EntitiesStage {
                     || ruled_out
                     || lex.is_negated(text, hit.start, hit.end)
                 {
+                    not_wanted.insert(hit.entry);
                     continue;
                 }
                 if is_home(make) && !(home.is_empty() && near(&cues.competitor, text, clause)) {
-                    cx.detections.add("pref.model", Some(value), 0.9, [seg.id]);
+                    wanted.insert(hit.entry);
+                    cx.detections
+                        .add("pref.model", Some(value_of(hit.entry)), 0.9, [seg.id]);
                 } else if near(&cues.competitor, text, sent)
                     || turns_naming.get(&hit.entry).is_some_and(|&n| n > 1)
                 {
                     // Another make's model counts as a competitor when the customer weighs it
                     // ("also looking at", "cheaper at") or keeps coming back to it.
-                    cx.detections
-                        .add("obj.competitor", Some(value), 0.75, [seg.id]);
+                    rival_models.push((hit.entry, seg.id));
                 }
             }
             // A make named on its own, in a shopping-around clause, is a competitor.
@@ -307,13 +371,7 @@ impl Stage for EntitiesStage {
                 {
                     continue;
                 }
-                let make = &self.makes[hit.entry];
-                cx.detections.add(
-                    "obj.competitor",
-                    Some(self.display(&make.name, make.name_zh.as_deref(), lang)),
-                    0.65,
-                    [seg.id],
-                );
+                rival_makes.push((hit.entry, seg.id));
             }
             for hit in self.dealer_names.find(text) {
                 let sent = sentence(text, hit.start, hit.end);
@@ -367,6 +425,7 @@ impl Stage for EntitiesStage {
                         if is_home(self.make_index(&model.make))
                             && prompt.text.trim_end().ends_with(['?', '？'])
                         {
+                            wanted.insert(hit.entry);
                             let value = self.display(&model.name, model.name_zh.as_deref(), lang);
                             cx.detections
                                 .add("pref.model", Some(value), 0.6, [seg.id, prompt_id]);
@@ -374,6 +433,31 @@ impl Stage for EntitiesStage {
                     }
                 }
             }
+        }
+        let make_of = |entry: usize| self.make_index(&self.models[entry].make);
+        let rivals: Vec<(usize, usize)> = rival_models
+            .into_iter()
+            .filter(|(entry, _)| !wanted.contains(entry))
+            .collect();
+        for &(entry, id) in &rivals {
+            cx.detections
+                .add("obj.competitor", Some(value_of(entry)), 0.75, [id]);
+        }
+        for (make, id) in rival_makes {
+            if rivals.iter().any(|&(e, _)| make_of(e) == Some(make)) {
+                continue;
+            }
+            let named_model = hits_per_turn.iter().flatten().map(|h| h.entry).find(|&e| {
+                make_of(e) == Some(make) && !wanted.contains(&e) && !not_wanted.contains(&e)
+            });
+            let value = match named_model {
+                Some(entry) => value_of(entry),
+                None => {
+                    let m = &self.makes[make];
+                    self.display(&m.name, m.name_zh.as_deref(), lang)
+                }
+            };
+            cx.detections.add("obj.competitor", Some(value), 0.65, [id]);
         }
         Ok(())
     }
