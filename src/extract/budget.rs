@@ -52,8 +52,10 @@ struct Statement {
 
 /// What the talk so far says a bare figure is about.
 #[derive(Debug, Clone, Copy, Default)]
-struct Talk {
-    /// The kind the salesperson's last turn asks or speaks about ("how much down?").
+struct Talk<'a> {
+    /// The salesperson's turn the customer answers.
+    asked_in: Option<&'a Segment>,
+    /// The kind that turn asks or speaks about ("how much down?").
     prompt: Option<BudgetKind>,
     /// The customer has been thinking in monthly payments and has not moved on to the total.
     monthly: bool,
@@ -184,9 +186,16 @@ impl BudgetCues {
     fn prompt_kind(&self, prompt: &Segment) -> Option<BudgetKind> {
         let text = &prompt.text;
         let asked = matches(&self.questions, text);
-        let monthly = if asked { &self.monthly } else { &self.monthly_talk };
+        let monthly = if asked {
+            &self.monthly
+        } else {
+            &self.monthly_talk
+        };
         [
-            (BudgetKind::Down, asked.then(|| last_match(&self.down, text)).flatten()),
+            (
+                BudgetKind::Down,
+                asked.then(|| last_match(&self.down, text)).flatten(),
+            ),
             (BudgetKind::Monthly, last_match(monthly, text)),
             (BudgetKind::Total, last_match(&self.total, text)),
         ]
@@ -205,11 +214,11 @@ impl BudgetCues {
         seg: &Segment,
         a: &Amount,
         neighbours: (usize, usize),
-        prompt: Option<&Segment>,
         lang: Language,
         adopted: bool,
         talk: Talk,
     ) -> Option<Statement> {
+        let prompt = talk.asked_in;
         let text = &seg.text;
         let r = reach(lang);
         let clause = self.lexicon.clause(text, a.start, a.end);
@@ -230,8 +239,7 @@ impl BudgetCues {
             .as_ref()
             .and_then(|r| r.find(after))
             .is_some_and(|m| m.start() == 0);
-        let at_most =
-            !point && (matches(&self.at_most, before) || matches(&self.at_most, after));
+        let at_most = !point && (matches(&self.at_most, before) || matches(&self.at_most, after));
         let at_least =
             !at_most && (matches(&self.at_least, before) || matches(&self.at_least, after));
         let just_over = matches(&self.just_over, after);
@@ -256,7 +264,7 @@ impl BudgetCues {
         };
         // Hundreds to a few thousand without "k"/"grand"/"万" are what a payment is said in;
         // "forty-five" is not (it is a total in thousands), nor is "five grand".
-        let payment_sized = !(lang == Language::En && a.scaled)
+        let payment_sized = (lang != Language::En || !a.scaled)
             && !a.ge
             && a.value.lo >= 100.0
             && a.value.hi < 10_000.0;
@@ -321,7 +329,7 @@ impl BudgetCues {
             return None;
         }
         let (min, max) = if just_over {
-            (Some(value.lo), Some(value.hi * 1.1))
+            (Some(value.lo), Some(value.hi * 11.0 / 10.0))
         } else if at_most {
             (None, Some(value.hi))
         } else if at_least {
@@ -380,6 +388,7 @@ impl Stage for BudgetStage {
             }
             let prompt = cx.conversation.prompt_before(i);
             let talk = Talk {
+                asked_in: prompt,
                 prompt: prompt.and_then(|p| cues.prompt_kind(p)),
                 monthly: monthly_talk,
             };
@@ -391,7 +400,7 @@ impl Stage for BudgetStage {
                 let ceil = amounts.get(k + 1).map_or(seg.text.len(), |n| {
                     cues.lexicon.clause(&seg.text, n.start, n.end).0.max(a.end)
                 });
-                cues.read(seg, a, (floor, ceil), prompt, lang, false, talk)
+                cues.read(seg, a, (floor, ceil), lang, false, talk)
             }));
             if statements.len() > before {
                 let turn = statements.split_off(before);
@@ -401,10 +410,8 @@ impl Stage for BudgetStage {
             // "OK, that's about my max": the customer takes the salesperson's last figure.
             if let Some(p) = prompt.filter(|_| matches(&cues.adopt, &seg.text)) {
                 let offered = money::find(&p.text, lang).into_iter().last();
-                if let Some(mut s) =
-                    offered.and_then(|a| {
-                        cues.read(p, &a, (0, p.text.len()), None, lang, true, Talk::default())
-                    })
+                if let Some(mut s) = offered
+                    .and_then(|a| cues.read(p, &a, (0, p.text.len()), lang, true, Talk::default()))
                 {
                     if matches(&cues.at_most, &seg.text) {
                         s.min = None;

@@ -29,6 +29,7 @@ pub fn find(text: &str, lang: Language) -> Vec<Amount> {
             let latin: Vec<Amount> = find_en(text)
                 .into_iter()
                 .filter(|a| !all.iter().any(|b| a.start < b.end && b.start < a.end))
+                .filter(|a| !counts_zh(&text[a.end..]))
                 .collect();
             all.extend(latin);
             all.sort_by_key(|a| a.start);
@@ -265,11 +266,13 @@ fn counts_en(w: &str) -> bool {
 }
 
 /// The Chinese counterpart of [`counts_en`]: "36个月", "三年", "十万公里", "7座".
-fn counts_zh(rest: &[(usize, char)]) -> bool {
-    let mut next = rest.iter().map(|c| c.1);
+fn counts_zh(rest: &str) -> bool {
+    let mut next = rest.chars();
     match next.next() {
         Some('个') => matches!(next.next(), Some('月' | '人' | '孩' | '小')),
-        Some('期' | '年' | '岁' | '口' | '天' | '次' | '%' | '座' | '缸' | '匹' | '寸' | '人') => true,
+        Some('期' | '年' | '岁' | '口' | '天' | '次' | '%' | '座' | '缸' | '匹' | '寸' | '人') => {
+            true
+        }
         Some('公') => next.next() == Some('里'),
         _ => false,
     }
@@ -352,7 +355,7 @@ fn find_zh(text: &str) -> Vec<Amount> {
             i = j.max(i + 1);
             continue;
         };
-        if counts_zh(&chars[j..]) {
+        if counts_zh(&text[chars.get(j).map_or(text.len(), |c| c.0)..]) {
             i = j.max(i + 1);
             continue;
         }
