@@ -269,6 +269,18 @@ pub struct BudgetLexicon {
     pub questions: Vec<String>,
     pub monthly: Vec<String>,
     pub down: Vec<String>,
+    /// Words that make a figure the whole price ("out the door", "落地"), so that an earlier
+    /// talk of monthly payments does not turn it into one.
+    #[serde(default)]
+    pub total: Vec<String>,
+    /// A turn that shows the customer thinks in monthly payments ("the monthly payment", "月供"):
+    /// their later bare hundreds ("four-fifty, tops") are payments, not totals.
+    #[serde(default)]
+    pub monthly_talk: Vec<String>,
+    /// Between two figures of one turn: the second corrects the first ("30, but 35k max") rather
+    /// than closing a range with it ("around 40, maybe 42 max").
+    #[serde(default)]
+    pub correction: Vec<String>,
     pub at_most: Vec<String>,
     pub at_least: Vec<String>,
     pub approximately: Vec<String>,

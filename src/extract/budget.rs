@@ -21,6 +21,9 @@ struct BudgetCues {
     questions: Option<Regex>,
     monthly: Option<Regex>,
     down: Option<Regex>,
+    total: Option<Regex>,
+    monthly_talk: Option<Regex>,
+    correction: Option<Regex>,
     at_most: Option<Regex>,
     at_least: Option<Regex>,
     approximately: Option<Regex>,
@@ -43,10 +46,28 @@ struct Statement {
     confidence: f64,
     evidence: Vec<usize>,
     adopted: bool,
+    /// Byte range of the figure in its turn, to see what is said between two figures.
+    at: (usize, usize),
+}
+
+/// What the talk so far says a bare figure is about.
+#[derive(Debug, Clone, Copy, Default)]
+struct Talk<'a> {
+    /// The salesperson's turn the customer answers.
+    asked_in: Option<&'a Segment>,
+    /// The kind that turn asks or speaks about ("how much down?").
+    prompt: Option<BudgetKind>,
+    /// The customer has been thinking in monthly payments and has not moved on to the total.
+    monthly: bool,
 }
 
 fn matches(re: &Option<Regex>, text: &str) -> bool {
     re.as_ref().is_some_and(|r| r.is_match(text))
+}
+
+/// Where the last match of `re` in `text` ends.
+fn last_match(re: &Option<Regex>, text: &str) -> Option<usize> {
+    re.as_ref()?.find_iter(text).map(|m| m.end()).last()
 }
 
 /// Plausible sizes of a car budget of each kind, in US-dollar-like units; CNY figures are
@@ -58,7 +79,8 @@ fn plausible(kind: BudgetKind, currency: &str, v: f64) -> bool {
         _ => 1.0,
     };
     let (lo, hi) = match kind {
-        BudgetKind::Total => (2_000.0, 600_000.0),
+        // Above half a million a "budget" is a misheard or misparsed figure, not a car budget.
+        BudgetKind::Total => (2_000.0, 500_000.0),
         BudgetKind::Monthly => (50.0, 6_000.0),
         BudgetKind::Down => (300.0, 300_000.0),
     };
@@ -90,6 +112,9 @@ impl BudgetStage {
                     questions: compile_any(&b.questions, &at("questions"))?,
                     monthly: compile_any(&b.monthly, &at("monthly"))?,
                     down: compile_any(&b.down, &at("down"))?,
+                    total: compile_any(&b.total, &at("total"))?,
+                    monthly_talk: compile_any(&b.monthly_talk, &at("monthly_talk"))?,
+                    correction: compile_any(&b.correction, &at("correction"))?,
                     at_most: compile_any(&b.at_most, &at("at_most"))?,
                     at_least: compile_any(&b.at_least, &at("at_least"))?,
                     approximately: compile_any(&b.approximately, &at("approximately"))?,
@@ -154,6 +179,32 @@ fn chars_ahead(text: &str, i: usize, n: usize, ceil: usize) -> usize {
 }
 
 impl BudgetCues {
+    /// The kind of figure the salesperson's turn is about: the kind word said last, since a
+    /// question comes at the end ("with 3,000 down you'd be at 489; what monthly works?").
+    /// Only a question makes "down" a kind: in a statement it is as often "come down" or "knock
+    /// it down".
+    fn prompt_kind(&self, prompt: &Segment) -> Option<BudgetKind> {
+        let text = &prompt.text;
+        let asked = matches(&self.questions, text);
+        let monthly = if asked {
+            &self.monthly
+        } else {
+            &self.monthly_talk
+        };
+        [
+            (
+                BudgetKind::Down,
+                asked.then(|| last_match(&self.down, text)).flatten(),
+            ),
+            (BudgetKind::Monthly, last_match(monthly, text)),
+            (BudgetKind::Total, last_match(&self.total, text)),
+        ]
+        .into_iter()
+        .filter_map(|(k, at)| Some((k, at?)))
+        .max_by_key(|&(_, at)| at)
+        .map(|(k, _)| k)
+    }
+
     /// What the customer says about one figure, or `None` if it is not their budget.
     /// `adopted`: the figure is the salesperson's and the customer has taken it as theirs.
     /// `neighbours`: where the figures before and after this one are, so that one figure's
@@ -163,10 +214,11 @@ impl BudgetCues {
         seg: &Segment,
         a: &Amount,
         neighbours: (usize, usize),
-        prompt: Option<&Segment>,
         lang: Language,
         adopted: bool,
+        talk: Talk,
     ) -> Option<Statement> {
+        let prompt = talk.asked_in;
         let text = &seg.text;
         let r = reach(lang);
         let clause = self.lexicon.clause(text, a.start, a.end);
@@ -179,7 +231,15 @@ impl BudgetCues {
         let cue_window = &text[chars_back(text, a.start, r.cue_before, sent.0)
             ..chars_ahead(text, a.end, r.cue_after, sent.1)];
 
-        let at_most = matches(&self.at_most, before) || matches(&self.at_most, after);
+        // "控制在3500左右", "两千五左右，再高就吃力了": a point word fused to the figure makes it the
+        // customer's figure, and the bound words around it only say it is firm. ("Under 30,
+        // like, all in" keeps its bound: the "like" there is a filler, not fused.)
+        let point = self
+            .approximately
+            .as_ref()
+            .and_then(|r| r.find(after))
+            .is_some_and(|m| m.start() == 0);
+        let at_most = !point && (matches(&self.at_most, before) || matches(&self.at_most, after));
         let at_least =
             !at_most && (matches(&self.at_least, before) || matches(&self.at_least, after));
         let just_over = matches(&self.just_over, after);
@@ -193,18 +253,27 @@ impl BudgetCues {
         }
         let cue = matches(&self.cues, cue_window);
         let asked = prompt.is_some_and(|p| matches(&self.questions, &p.text));
-        let kind = if matches(&self.down, kind_window) {
-            BudgetKind::Down
-        } else if matches(&self.monthly, kind_window)
-            || (asked
-                && prompt.is_some_and(|p| matches(&self.monthly, &p.text))
-                && !a.scaled
-                && a.value.hi < 10_000.0)
-        {
-            BudgetKind::Monthly
+        let said = if matches(&self.down, kind_window) {
+            Some(BudgetKind::Down)
+        } else if matches(&self.monthly, kind_window) {
+            Some(BudgetKind::Monthly)
+        } else if matches(&self.total, kind_window) {
+            Some(BudgetKind::Total)
         } else {
-            BudgetKind::Total
+            None
         };
+        // Hundreds to a few thousand without "k"/"grand"/"万" are what a payment is said in;
+        // "forty-five" is not (it is a total in thousands), nor is "five grand".
+        let payment_sized = (lang != Language::En || !a.scaled)
+            && !a.ge
+            && a.value.lo >= 100.0
+            && a.value.hi < 10_000.0;
+        let kind = said.unwrap_or(match talk.prompt {
+            Some(BudgetKind::Down) => BudgetKind::Down,
+            Some(BudgetKind::Monthly) if payment_sized => BudgetKind::Monthly,
+            None if talk.monthly && payment_sized => BudgetKind::Monthly,
+            _ => BudgetKind::Total,
+        });
         // A total answering a trade-in or offer question is about that, not the budget.
         if kind == BudgetKind::Total
             && !cue
@@ -227,7 +296,7 @@ impl BudgetCues {
             || cue
             || asked
             || (kind != BudgetKind::Total && (money_like || bounded || approx))
-            || (money_like && bounded);
+            || (money_like && (bounded || just_over));
         if !framed {
             return None;
         }
@@ -240,8 +309,9 @@ impl BudgetCues {
             && kind == BudgetKind::Total
             && value.hi < 1_000.0
         {
-            // "baby number three" is not a budget of 3,000.
-            if value.lo < 5.0 {
+            // "baby number three" is not a budget of 3,000; "five thirty" said of a whole car is
+            // too ambiguous to read as 530,000 (or 530).
+            if value.lo < 5.0 || value.hi > 100.0 {
                 return None;
             }
             // "under 30", "预算20左右": the thousands (or 万) are understood.
@@ -259,7 +329,7 @@ impl BudgetCues {
             return None;
         }
         let (min, max) = if just_over {
-            (Some(value.lo), Some(value.hi * 1.1))
+            (Some(value.lo), Some(value.hi * 11.0 / 10.0))
         } else if at_most {
             (None, Some(value.hi))
         } else if at_least {
@@ -282,6 +352,7 @@ impl BudgetCues {
             confidence,
             evidence: vec![seg.id],
             adopted,
+            at: (a.start, a.end),
         })
     }
 }
@@ -296,12 +367,31 @@ impl Stage for BudgetStage {
         let cues = &self.languages[&lang];
         let segments = &cx.conversation.segments;
         let mut statements: Vec<Statement> = Vec::new();
-        for (i, seg) in segments
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.speaker.is_customer_side())
-        {
+        let mut monthly_talk = false;
+        for (i, seg) in segments.iter().enumerate() {
+            if !seg.speaker.is_customer_side() {
+                // "what monthly payment works for you?" keeps the talk on payments until the
+                // customer answers; a question about the total price moves it off them.
+                if matches(&cues.questions, &seg.text) {
+                    if matches(&cues.monthly_talk, &seg.text) {
+                        monthly_talk = true;
+                    } else if matches(&cues.total, &seg.text) {
+                        monthly_talk = false;
+                    }
+                }
+                continue;
+            }
+            if matches(&cues.monthly_talk, &seg.text) {
+                monthly_talk = true;
+            } else if matches(&cues.total, &seg.text) {
+                monthly_talk = false;
+            }
             let prompt = cx.conversation.prompt_before(i);
+            let talk = Talk {
+                asked_in: prompt,
+                prompt: prompt.and_then(|p| cues.prompt_kind(p)),
+                monthly: monthly_talk,
+            };
             let before = statements.len();
             let amounts = money::find(&seg.text, lang);
             statements.extend(amounts.iter().enumerate().filter_map(|(k, a)| {
@@ -310,16 +400,18 @@ impl Stage for BudgetStage {
                 let ceil = amounts.get(k + 1).map_or(seg.text.len(), |n| {
                     cues.lexicon.clause(&seg.text, n.start, n.end).0.max(a.end)
                 });
-                cues.read(seg, a, (floor, ceil), prompt, lang, false)
+                cues.read(seg, a, (floor, ceil), lang, false, talk)
             }));
             if statements.len() > before {
+                let turn = statements.split_off(before);
+                statements.extend(close_ranges(&seg.text, turn, &cues.correction));
                 continue;
             }
             // "OK, that's about my max": the customer takes the salesperson's last figure.
             if let Some(p) = prompt.filter(|_| matches(&cues.adopt, &seg.text)) {
                 let offered = money::find(&p.text, lang).into_iter().last();
-                if let Some(mut s) =
-                    offered.and_then(|a| cues.read(p, &a, (0, p.text.len()), None, lang, true))
+                if let Some(mut s) = offered
+                    .and_then(|a| cues.read(p, &a, (0, p.text.len()), lang, true, Talk::default()))
                 {
                     if matches(&cues.at_most, &seg.text) {
                         s.min = None;
@@ -340,6 +432,28 @@ impl Stage for BudgetStage {
         });
         Ok(())
     }
+}
+
+/// "around 40, maybe 42 max", "两千五，最多三千": a figure and then a higher ceiling of the same
+/// kind in one turn are one range, unless the customer corrects themself between them ("thirty,
+/// but we could go up to 35k").
+fn close_ranges(text: &str, turn: Vec<Statement>, correction: &Option<Regex>) -> Vec<Statement> {
+    let mut out: Vec<Statement> = Vec::with_capacity(turn.len());
+    for s in turn {
+        if let Some(prev) = out.last_mut() {
+            let point = prev.min.is_some() && prev.min == prev.max;
+            let ceiling = s.min.is_none() && s.max.zip(prev.max).is_some_and(|(hi, lo)| hi > lo);
+            let between = text.get(prev.at.1..s.at.0).unwrap_or("");
+            if s.kind == prev.kind && point && ceiling && !matches(correction, between) {
+                prev.max = s.max;
+                prev.at.1 = s.at.1;
+                prev.confidence = prev.confidence.max(s.confidence);
+                continue;
+            }
+        }
+        out.push(s);
+    }
+    out
 }
 
 /// A total budget beats a monthly one, which beats a down payment; the customer's own words

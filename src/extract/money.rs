@@ -29,6 +29,7 @@ pub fn find(text: &str, lang: Language) -> Vec<Amount> {
             let latin: Vec<Amount> = find_en(text)
                 .into_iter()
                 .filter(|a| !all.iter().any(|b| a.start < b.end && b.start < a.end))
+                .filter(|a| !counts_zh(&text[a.end..]))
                 .collect();
             all.extend(latin);
             all.sort_by_key(|a| a.start);
@@ -210,6 +211,10 @@ fn find_en(text: &str) -> Vec<Amount> {
                 next += 1;
             }
         }
+        if words.get(next).is_some_and(|w| counts_en(w)) {
+            i = next;
+            continue;
+        }
         if let Some(c) = words.get(next).and_then(|w| currency_word(w)) {
             currency = currency.or(Some(c));
             next += 1;
@@ -225,6 +230,52 @@ fn find_en(text: &str) -> Vec<Amount> {
         i = next;
     }
     out
+}
+
+/// Nouns that make the figure before them a count, not money: "thirty six months", "120k
+/// miles". The singular "month" is left out: "$400/month" is money.
+fn counts_en(w: &str) -> bool {
+    matches!(
+        w,
+        "months"
+            | "years"
+            | "yrs"
+            | "year"
+            | "miles"
+            | "mile"
+            | "km"
+            | "kilometers"
+            | "kms"
+            | "days"
+            | "weeks"
+            | "hours"
+            | "minutes"
+            | "percent"
+            | "kids"
+            | "children"
+            | "people"
+            | "seats"
+            | "seater"
+            | "cylinders"
+            | "doors"
+            | "inches"
+            | "horsepower"
+            | "hp"
+            | "mpg"
+    )
+}
+
+/// The Chinese counterpart of [`counts_en`]: "36个月", "三年", "十万公里", "7座".
+fn counts_zh(rest: &str) -> bool {
+    let mut next = rest.chars();
+    match next.next() {
+        Some('个') => matches!(next.next(), Some('月' | '人' | '孩' | '小')),
+        Some('期' | '年' | '岁' | '口' | '天' | '次' | '%' | '座' | '缸' | '匹' | '寸' | '人') => {
+            true
+        }
+        Some('公') => next.next() == Some('里'),
+        _ => false,
+    }
 }
 
 enum Position {
@@ -304,6 +355,10 @@ fn find_zh(text: &str) -> Vec<Amount> {
             i = j.max(i + 1);
             continue;
         };
+        if counts_zh(&text[chars.get(j).map_or(text.len(), |c| c.0)..]) {
+            i = j.max(i + 1);
+            continue;
+        }
         let mut scaled = run.contains(['万', '千', '亿']);
         let mut end = j;
         let mut currency = None;
@@ -361,9 +416,18 @@ fn join_ranges(text: &str, amounts: Vec<Amount>) -> Vec<Amount> {
     for a in amounts {
         if let Some(prev) = out.last_mut() {
             let gap = text[prev.end..a.start].trim().to_lowercase();
+            // The first figure at the second's size: "thirty, thirty-five thousand" is 30,000 beside 35,000.
+            let carried = if !prev.scaled && a.scaled {
+                prev.value.hi * magnitude(a.value.lo / prev.value.lo.max(1.0))
+            } else {
+                prev.value.hi
+            };
             let joiner = matches!(gap.as_str(), "to" | "-" | "–" | "—" | "and" | "or" | "到" | "至" | "~" | "～" | "或" | "-to-" | "through")
-                // "thirty-four, thirty-five": two close figures said in a row
-                || (matches!(gap.as_str(), "," | "/" | "，") && !prev.scaled && a.value.lo <= prev.value.hi * 1.25);
+                // "thirty-four, thirty-five", "thirty thirty-five thousand": two close figures
+                // said in a row
+                || (matches!(gap.as_str(), "," | "/" | "，" | "")
+                    && !prev.scaled
+                    && a.value.lo <= carried * 1.25);
             let between = gap == "and"
                 && text[..prev.start]
                     .to_lowercase()
@@ -426,6 +490,14 @@ mod tests {
         assert_eq!(en("thirty-five thousand tops"), vec![(35_000.0, 35_000.0)]);
         assert_eq!(en("between 30 and 35 grand"), vec![(30_000.0, 35_000.0)]);
         assert_eq!(en("30-35k"), vec![(30_000.0, 35_000.0)]);
+        assert_eq!(
+            en("thirty thirty five thousand"),
+            vec![(30_000.0, 35_000.0)]
+        );
+        assert_eq!(en("thirty, thirty-five grand"), vec![(30_000.0, 35_000.0)]);
+        assert_eq!(en("three 2015 civics"), vec![(3.0, 3.0), (2015.0, 2015.0)]);
+        assert_eq!(en("a lease thirty six months"), vec![]);
+        assert_eq!(en("120k miles, $400/month"), vec![(400.0, 400.0)]);
         assert_eq!(en("no more than 400 a month"), vec![(400.0, 400.0)]);
         assert_eq!(en("about 5 grand down"), vec![(5_000.0, 5_000.0)]);
         assert_eq!(en("somewhere in the high twenties"), vec![(27.0, 30.0)]);
@@ -454,6 +526,8 @@ mod tests {
         assert_eq!(zh("十几万的车"), vec![(100_000.0, 200_000.0)]);
         assert_eq!(zh("预算30w"), vec![(300_000.0, 300_000.0)]);
         assert_eq!(zh("多少钱"), vec![]);
+        assert_eq!(zh("分36个月，三年，十万公里，7座"), vec![]);
+        assert_eq!(zh("月供三千，分24期"), vec![(3_000.0, 3_000.0)]);
         let ge = &find("不超过18个", Language::Zh)[0];
         assert!(ge.ge && !ge.scaled);
         let yuan = &find("三千块钱", Language::Zh)[0];
