@@ -331,12 +331,12 @@ fn mandarin_conversations_have_a_floor_of_their_own() {
 }
 
 /// `veto_by_language`: Mandarin has a veto list of its own. The rules find an EV preference in
-/// zh-t-016 that its gold does not have (the cited turn: "主要我老婆开，接送孩子，我平时骑电动车上班。",
-/// an electric scooter); pref.powertrain.ev is on the Mandarin list only, the classifier scores
-/// the turn near 0 and the label goes. With the English list for Mandarin too, it stays.
+/// zh-t-015 that its gold does not have (the cited turn: "还得是混动的，纯电跑长途不方便，…": EV is
+/// what they rule out); pref.powertrain.ev is on the Mandarin list only, the classifier scores
+/// the turn low and the label goes. With the English list for Mandarin too, it stays.
 #[test]
 fn mandarin_conversations_have_a_veto_list_of_their_own() {
-    let fixture = "zh/zh-t-016.txt";
+    let fixture = "zh/zh-t-015.txt";
     let label = "pref.powertrain.ev".to_string();
     let zh = dealerscope::conversation::Language::Zh;
     let shipped = shipped_config();
@@ -355,7 +355,7 @@ fn mandarin_conversations_have_a_veto_list_of_their_own() {
 /// the sentences are scored on their own (the whole turn's vector follows its first topic).
 #[test]
 fn a_label_in_a_later_sentence_is_found_with_sentence_splitting() {
-    let fixture = "en/en-h-009.txt";
+    let fixture = "en/en-h-008.txt";
     let fuel = "pref.priority.fuel_economy".to_string();
     let mut config = shipped_config();
     assert!(config.classifier.split_sentences);
