@@ -428,14 +428,18 @@ fn classifier_label_not_in_the_taxonomy_is_an_error() {
         e.contains("classifier.veto") && e.contains("`obj.timing` is also in rules_only"),
         "{e}"
     );
-    let e = classifier_error("veto_by_language = { zh = [\"pref.body.suv\", \"role.influencer\"] }\n");
+    let e =
+        classifier_error("veto_by_language = { zh = [\"pref.body.suv\", \"role.influencer\"] }\n");
     assert!(
         e.contains("classifier.veto_by_language.zh") && e.contains("`role.influencer`"),
         "{e}"
     );
-    let e = classifier_error("rules_only = [\"obj.trust\"]\nveto_by_language = { en = [\"obj.trust\"] }\n");
+    let e = classifier_error(
+        "rules_only = [\"obj.trust\"]\nveto_by_language = { en = [\"obj.trust\"] }\n",
+    );
     assert!(
-        e.contains("classifier.veto_by_language.en") && e.contains("`obj.trust` is also in rules_only"),
+        e.contains("classifier.veto_by_language.en")
+            && e.contains("`obj.trust` is also in rules_only"),
         "{e}"
     );
 }

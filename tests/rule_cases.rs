@@ -103,7 +103,11 @@ fn rule_cases_hold() {
             wrong.extend(case.budget.as_ref().and_then(|b| budget_mismatch(&a, b)));
             if !wrong.is_empty() {
                 let name = path.file_name().unwrap().to_string_lossy();
-                failures.push(format!("{name}: {}\n  {}", wrong.join(", "), case.text.trim().replace('\n', "\n  ")));
+                failures.push(format!(
+                    "{name}: {}\n  {}",
+                    wrong.join(", "),
+                    case.text.trim().replace('\n', "\n  ")
+                ));
             }
         }
     }

@@ -639,5 +639,7 @@ fn a_model_keeps_the_trim_said_and_a_make_gives_way_to_its_model() {
     let a = analyze(
         "Salesperson: Welcome to Lakeside Toyota.\nCustomer: The RAV4 Hybrid is the one, I compared it to the CR-V.\nCustomer: RAV4 Hybrid versus the CR-V, the RAV4 wins.\n",
     );
-    assert!(value_of(&a, "obj.competitor").iter().all(|v| !v.contains("RAV4")));
+    assert!(value_of(&a, "obj.competitor")
+        .iter()
+        .all(|v| !v.contains("RAV4")));
 }

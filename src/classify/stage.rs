@@ -292,7 +292,10 @@ impl Stage for ClassifierStage {
             .get(&cx.language)
             .copied()
             .unwrap_or(self.settings.drop_rules_below) as f32;
-        let veto = self.veto_by_language.get(&cx.language).unwrap_or(&self.veto);
+        let veto = self
+            .veto_by_language
+            .get(&cx.language)
+            .unwrap_or(&self.veto);
         if floor > 0.0 && !veto.is_empty() {
             let column: HashMap<&str, usize> = labels
                 .iter()
