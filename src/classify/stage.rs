@@ -16,7 +16,7 @@
 //!
 //! The model is loaded on first use (fetched first if missing) and shared by later analyses.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -164,12 +164,11 @@ impl ClassifierStage {
         salesperson: &[f32],
         labels: &[String],
     ) {
-        let floor = self
-            .settings
-            .min_role_threshold_by_language
-            .get(&cx.language)
-            .copied()
-            .unwrap_or(self.settings.min_role_threshold) as f32;
+        let floor = for_language(
+            &self.settings.min_role_threshold_by_language,
+            cx.language,
+            self.settings.min_role_threshold,
+        );
         let lexicon = self.lexicons.get(cx.language);
         let segments = &cx.conversation.segments;
         for (row, &i) in scored.iter().enumerate() {
@@ -258,12 +257,11 @@ impl Stage for ClassifierStage {
         // Score of each label on each scored segment id.
         let mut by_segment: HashMap<usize, Vec<f32>> = HashMap::new();
         let mut added = Vec::new();
-        let min_threshold = self
-            .settings
-            .min_threshold_by_language
-            .get(&cx.language)
-            .copied()
-            .unwrap_or(self.settings.min_threshold) as f32;
+        let min_threshold = for_language(
+            &self.settings.min_threshold_by_language,
+            cx.language,
+            self.settings.min_threshold,
+        );
         for (row, &i) in scored.iter().enumerate() {
             let id = segments[i].id;
             let s = signals.row(row);
@@ -286,12 +284,11 @@ impl Stage for ClassifierStage {
                 }
             }
         }
-        let floor = self
-            .settings
-            .drop_rules_below_by_language
-            .get(&cx.language)
-            .copied()
-            .unwrap_or(self.settings.drop_rules_below) as f32;
+        let floor = for_language(
+            &self.settings.drop_rules_below_by_language,
+            cx.language,
+            self.settings.drop_rules_below,
+        );
         let veto = self
             .veto_by_language
             .get(&cx.language)
@@ -324,6 +321,11 @@ impl Stage for ClassifierStage {
         self.add_roles(cx, &scored, signals.view(), &salesperson, labels);
         Ok(())
     }
+}
+
+/// A `*_by_language` setting's value for `language`, else the setting for every language.
+fn for_language(by_language: &BTreeMap<Language, f64>, language: Language, default: f64) -> f32 {
+    by_language.get(&language).copied().unwrap_or(default) as f32
 }
 
 /// Each turn's scores from its items': the highest per label, and the mean probability of the

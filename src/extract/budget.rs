@@ -369,22 +369,18 @@ impl Stage for BudgetStage {
         let mut statements: Vec<Statement> = Vec::new();
         let mut monthly_talk = false;
         for (i, seg) in segments.iter().enumerate() {
-            if !seg.speaker.is_customer_side() {
-                // "what monthly payment works for you?" keeps the talk on payments until the
-                // customer answers; a question about the total price moves it off them.
-                if matches(&cues.questions, &seg.text) {
-                    if matches(&cues.monthly_talk, &seg.text) {
-                        monthly_talk = true;
-                    } else if matches(&cues.total, &seg.text) {
-                        monthly_talk = false;
-                    }
+            let customer = seg.speaker.is_customer_side();
+            // The customer's words move the talk onto payments or off them; of the salesperson's,
+            // only a question does ("what monthly payment works for you?").
+            if customer || matches(&cues.questions, &seg.text) {
+                if matches(&cues.monthly_talk, &seg.text) {
+                    monthly_talk = true;
+                } else if matches(&cues.total, &seg.text) {
+                    monthly_talk = false;
                 }
-                continue;
             }
-            if matches(&cues.monthly_talk, &seg.text) {
-                monthly_talk = true;
-            } else if matches(&cues.total, &seg.text) {
-                monthly_talk = false;
+            if !customer {
+                continue;
             }
             let prompt = cx.conversation.prompt_before(i);
             let talk = Talk {
