@@ -251,6 +251,8 @@ fn a_negated_rule_match_vetoes_the_classifier() {
         let mut config =
             dealerscope::config::PipelineConfig::load(&common::pipeline_path()).unwrap();
         config.classifier.rules_veto_negated = veto;
+        // English SUVs have a floor of 1 (the heads' additions were wrong): the language's floor.
+        config.classifier.min_threshold_by_label.clear();
         let a = Pipeline::from_config(config)
             .unwrap()
             .analyze_text("t.txt", text, &AnalyzeOptions::default())
@@ -318,6 +320,7 @@ fn mandarin_conversations_have_a_floor_of_their_own() {
         .classifier
         .min_threshold_by_language
         .insert(dealerscope::conversation::Language::Zh, 1.0);
+    veto_only.classifier.min_threshold_by_label.clear();
     let mut english_floor = shipped.clone();
     english_floor.classifier.min_threshold_by_language.clear();
     let rules = signal_ids(rules, fixture);
@@ -328,6 +331,27 @@ fn mandarin_conversations_have_a_floor_of_their_own() {
         english_floor.difference(&rules).next().is_some(),
         "{english_floor:?} vs {rules:?}"
     );
+}
+
+/// `min_threshold_by_label`: in Mandarin the classifier adds only the labels with a floor of their
+/// own. In zh-h-010 the friend brushes off the salesperson's reassurance ("你们销售都这么说。"), a
+/// trust objection the rules miss; obj.trust has a Mandarin floor of 0.85, and without it (the
+/// language's floor of 1) the label is not added.
+#[test]
+fn a_label_with_a_floor_of_its_own_is_added_where_its_language_adds_none() {
+    let fixture = "zh/zh-h-010.txt";
+    let label = "obj.trust".to_string();
+    let zh = dealerscope::conversation::Language::Zh;
+    let shipped = shipped_config();
+    assert_eq!(shipped.classifier.min_threshold_by_language[&zh], 1.0);
+    assert!(shipped.classifier.min_threshold_by_label[&zh].contains_key(&label));
+    let mut rules = shipped.clone();
+    rules.pipeline.stages.retain(|s| s != "classifier");
+    let mut language_floor = shipped.clone();
+    language_floor.classifier.min_threshold_by_label.clear();
+    assert!(!signal_ids(rules, fixture).contains(&label));
+    assert!(!signal_ids(language_floor, fixture).contains(&label));
+    assert!(signal_ids(shipped, fixture).contains(&label));
 }
 
 /// `veto_by_language`: Mandarin has a veto list of its own. The rules find an EV preference in

@@ -386,6 +386,7 @@ fn classifier_threshold_out_of_range_is_an_error() {
         ("min_role_threshold_by_language", "{ en = 2 }"),
         ("drop_rules_below_by_language", "{ zh = 1.0 }"),
         ("drop_rules_below_by_language", "{ en = -0.1 }"),
+        ("min_threshold_by_label", "{ zh = { \"intent.defer\" = 1.2 } }"),
     ] {
         let e = classifier_error(&format!("{entry} = {bad}\n"));
         assert!(
@@ -416,6 +417,12 @@ fn classifier_label_not_in_the_taxonomy_is_an_error() {
     let e = classifier_error("min_threshold_by_language = { fr = 0.9 }\n");
     assert!(
         e.contains("store.toml") && e.contains("unknown variant `fr`"),
+        "{e}"
+    );
+    let e = classifier_error("min_threshold_by_label = { zh = { \"role.influencer\" = 0.9 } }\n");
+    assert!(
+        e.contains("classifier.min_threshold_by_label")
+            && e.contains("`role.influencer` is not a preference, objection or intent"),
         "{e}"
     );
     let e = classifier_error("veto = [\"intent.maybe\"]\n");

@@ -42,6 +42,8 @@ from fixture_eval import split_sentences  # noqa: E402
 from role_heldout_eval import transcript  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "conversations"
+# Conversations written by people who never saw the rules or the corpus (tests/fixtures/heldout).
+HELDOUT = ROOT / "tests" / "fixtures" / "heldout"
 CATS = ("preferences", "objections", "intents")
 PREFIX = {"preferences": "pref.", "objections": "obj.", "intents": "intent."}
 ENTITY = {"pref.model", "pref.color"}
@@ -84,12 +86,13 @@ def load_cases(binary, work, jobs, share):
     items_dir.mkdir(parents=True, exist_ok=True)
     jobs_in = []
     for lang in LANGS:
-        for gold_path in sorted((FIXTURES / lang).glob("*.json")):
-            gold = json.loads(gold_path.read_text())
-            want = {cat: set(gold.get(cat, [])) - ENTITY for cat in CATS}
-            if gold.get("competitors"):
-                want["objections"].add("obj.competitor")
-            jobs_in.append((lang, "fixtures", want, gold_path.with_suffix(".txt")))
+        for source, folder in (("fixtures", FIXTURES), ("conversations", HELDOUT)):
+            for gold_path in sorted((folder / lang).glob("*.json")):
+                gold = json.loads(gold_path.read_text())
+                want = {cat: set(gold.get(cat, [])) - ENTITY for cat in CATS}
+                if gold.get("competitors"):
+                    want["objections"].add("obj.competitor")
+                jobs_in.append((lang, source, want, gold_path.with_suffix(".txt")))
     held = []
     for split in ("test",):
         rows = [json.loads(line) for line in (HERE / "corpus" / f"{split}.jsonl").open(encoding="utf-8")]
@@ -212,12 +215,12 @@ def simulate(cases, scored, labels, thresholds, cfg, sources, lang):
                     if cited and max(score[n, col[label]] for n in cited) < veto[label]:
                         continue
                 pred.add(label)
-            if score is not None and floor < 1.0:
+            if score is not None and (floor < 1.0 or cfg.get("label_floors")):
                 ok = sales < cfg["max_salesperson"]
                 for label in labels:
                     if category(label) != cat or label in ENTITY or label in valued or label in found:
                         continue
-                    t = max(thresholds.get(label, 0.5), floor)
+                    t = max(thresholds.get(label, 0.5), cfg.get("label_floors", {}).get(label, floor))
                     if t < 1.0 and (score[ok, col[label]] >= t).any():
                         pred.add(label)
             g = want[cat]
@@ -239,7 +242,8 @@ def config_from_settings(settings, lang, valued):
     floor = settings.get("min_threshold_by_language", {}).get(lang, settings.get("min_threshold", 0.0))
     drop = settings.get("drop_rules_below_by_language", {}).get(lang, settings.get("drop_rules_below", 0.0))
     veto_list = settings.get("veto_by_language", {}).get(lang, settings.get("veto", []))
-    return {"floor": floor, "veto": {l: drop for l in veto_list} if drop > 0 else {},
+    return {"floor": floor, "label_floors": settings.get("min_threshold_by_label", {}).get(lang, {}),
+            "veto": {l: drop for l in veto_list} if drop > 0 else {},
             "valued": valued, "max_salesperson": settings.get("max_salesperson", 1.0)}
 
 
@@ -249,6 +253,7 @@ def main():
     ap.add_argument("--work", type=Path, default=Path("/tmp/clf/work"))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--adds", action="store_true", help="per label: what adding it at several floors would bring")
     # Running the rules costs a process start per item: a fixed sample of the test split.
     ap.add_argument("--heldout", type=int, default=350, help="per mille of the test split's items")
     a = ap.parse_args()
@@ -264,11 +269,12 @@ def main():
     rules_cfg = {"floor": 1.0, "veto": {}, "valued": valued, "max_salesperson": 1.0}
     for lang in LANGS:
         cfg = config_from_settings(settings, lang, valued)
-        for name, sources in (("fixtures", {"fixtures"}), ("test", {"test"})):
+        for name, sources in (("fixtures", {"fixtures"}), ("held-out conversations", {"conversations"}),
+                              ("test", {"test"})):
             r = simulate(cases, scored, labels, thresholds, rules_cfg, sources, lang)
             c = simulate(cases, scored, labels, thresholds, cfg, sources, lang)
             per = " ".join(f"{cat[:4]} {f1(*r[cat]):.3f}->{f1(*c[cat]):.3f}" for cat in CATS)
-            print(f"{lang} {name:8s} rules {macro(r):.3f}  classifier {macro(c):.3f}   {per}")
+            print(f"{lang} {name:22s} rules {macro(r):.3f}  classifier {macro(c):.3f}   {per}")
     if a.sweep:
         grid = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
         col = {l: j for j, l in enumerate(labels)}
@@ -294,6 +300,39 @@ def main():
                     cells.append(f"{cnt['fixtures'][0]}/{cnt['fixtures'][1]:<2d} {cnt['held'][0]:>2d}/{cnt['held'][1]:<3d}")
                 if any_:
                     print(f"{label:28s} " + " ".join(cells))
+
+    if a.adds:
+        add_sweep(cases, scored, labels, thresholds, settings, valued)
+
+
+def add_sweep(cases, scored, labels, thresholds, settings, valued):
+    """Per label and language, the labels the classifier would add beyond the rules (right/wrong)
+    at several floors, per source: the evidence for per-label floors."""
+    grid = (0.7, 0.8, 0.85, 0.9, 0.95)
+    col = {l: j for j, l in enumerate(labels)}
+    sources = ("fixtures", "conversations", "test")
+    for lang in LANGS:
+        print(f"\n## {lang}: labels the classifier would add, right/wrong (fixtures conversations test), per floor {grid}")
+        for label in labels:
+            cat = category(label)
+            if cat is None or label in ENTITY or label in valued:
+                continue
+            cells, any_ = [], False
+            for floor in grid:
+                cnt = {k: [0, 0] for k in sources}
+                t = max(thresholds.get(label, 0.5), floor)
+                for (lg, src, want, out), (turn_of, score, sales) in zip(cases, scored):
+                    if lg != lang or score is None:
+                        continue
+                    if any(d["id"] == label for d in out.get(cat) or []):
+                        continue
+                    ok = sales < settings.get("max_salesperson", 1.0)
+                    if (score[ok, col[label]] >= t).any():
+                        cnt[src][0 if label in want[cat] else 1] += 1
+                any_ |= any(sum(v) for v in cnt.values())
+                cells.append(" ".join(f"{cnt[k][0]}/{cnt[k][1]}" for k in sources))
+            if any_:
+                print(f"{label:28s} " + " | ".join(f"{c:14s}" for c in cells))
 
 
 if __name__ == "__main__":

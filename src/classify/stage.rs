@@ -1,8 +1,9 @@
 //! The `classifier` stage: scores every customer and companion turn (with the turn before it)
 //! and combines the scores with the rule detections as `[classifier]` says:
 //! - a label scoring at or above its threshold (and `min_threshold`, or the conversation language's
-//!   `min_threshold_by_language`) is added for the turn, unless the threshold is 1, the label is
-//!   `rules_only` or a rule pattern for it matched the turn inside a negation (`rules_veto_negated`);
+//!   `min_threshold_by_language`, or the label's own `min_threshold_by_label` in that language) is
+//!   added for the turn, unless the threshold is 1, the label is `rules_only` or a rule pattern
+//!   for it matched the turn inside a negation (`rules_veto_negated`);
 //! - a rule detection of a `veto` label (the language's `veto_by_language` list where it has one)
 //!   that the classifier scores below `drop_rules_below` (or the language's
 //!   `drop_rules_below_by_language`) on every turn it cites is dropped;
@@ -262,6 +263,7 @@ impl Stage for ClassifierStage {
             cx.language,
             self.settings.min_threshold,
         );
+        let label_floors = self.settings.min_threshold_by_label.get(&cx.language);
         for (row, &i) in scored.iter().enumerate() {
             let id = segments[i].id;
             let s = signals.row(row);
@@ -274,7 +276,10 @@ impl Stage for ClassifierStage {
                 if self.roles.contains(label) {
                     continue;
                 }
-                let threshold = self.threshold(label, min_threshold);
+                let floor = label_floors
+                    .and_then(|f| f.get(label))
+                    .map_or(min_threshold, |&f| f as f32);
+                let threshold = self.threshold(label, floor);
                 let vetoed =
                     self.settings.rules_veto_negated && cx.negated.contains(&(label.clone(), id));
                 // The sigmoid saturates at exactly 1.0 in f32: a threshold of 1 means never.

@@ -713,6 +713,11 @@ pub struct ClassifierSection {
     /// `min_threshold` for the conversations in one language (`en`, `zh`).
     #[serde(default)]
     pub min_threshold_by_language: BTreeMap<Language, f64>,
+    /// A label's own floor in one language, in place of `min_threshold(_by_language)`: the
+    /// heads' scores are trustworthy for some labels and not for others, and which differs by
+    /// language (`{ zh = { "intent.defer" = 0.9 } }`).
+    #[serde(default)]
+    pub min_threshold_by_label: BTreeMap<Language, BTreeMap<String, f64>>,
     /// No decision role is added below this score, whatever its threshold (1 adds none).
     /// Separate from `min_threshold`: the role heads are judged on their own.
     #[serde(default)]
@@ -766,6 +771,7 @@ impl Default for ClassifierSection {
             thresholds: BTreeMap::new(),
             min_threshold: 0.0,
             min_threshold_by_language: BTreeMap::new(),
+            min_threshold_by_label: BTreeMap::new(),
             min_role_threshold: 0.0,
             min_role_threshold_by_language: BTreeMap::new(),
             rules_only: Vec::new(),

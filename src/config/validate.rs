@@ -448,6 +448,23 @@ fn validate_classifier(c: &PipelineConfig) -> Result<(), ConfigError> {
             }
         }
     }
+    for (lang, floors) in &k.min_threshold_by_label {
+        for (label, floor) in floors {
+            let entry = "min_threshold_by_label";
+            if !is_signal(label) {
+                return invalid(
+                    entry,
+                    format!(
+                        "`{}`: `{label}` is not a preference, objection or intent",
+                        lang.code()
+                    ),
+                );
+            }
+            if !(0.0..=1.0).contains(floor) {
+                return invalid(entry, format!("`{}`: `{label}` must be in [0, 1]", lang.code()));
+            }
+        }
+    }
     if !(0.0..1.0).contains(&k.drop_rules_below) {
         return invalid("drop_rules_below", "must be in [0, 1)".into());
     }
