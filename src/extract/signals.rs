@@ -197,7 +197,14 @@ impl Stage for SignalRulesStage {
                 } else {
                     &rule.objects_to
                 };
-                if answered.as_ref().is_some_and(|p| p.is_match(&prompt.text)) {
+                // The rule's exceptions hold for an answer too: "评估价三万二" - "太低了吧" objects
+                // to the trade-in offer, which obj.price's `unless_prompt` rules out.
+                let excepted = rule.unless.as_ref().is_some_and(|u| u.is_match(text))
+                    || rule
+                        .unless_prompt
+                        .as_ref()
+                        .is_some_and(|u| u.is_match(&prompt.text));
+                if !excepted && answered.as_ref().is_some_and(|p| p.is_match(&prompt.text)) {
                     cx.detections.add(
                         &rule.label,
                         None,
