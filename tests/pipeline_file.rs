@@ -386,7 +386,10 @@ fn classifier_threshold_out_of_range_is_an_error() {
         ("min_role_threshold_by_language", "{ en = 2 }"),
         ("drop_rules_below_by_language", "{ zh = 1.0 }"),
         ("drop_rules_below_by_language", "{ en = -0.1 }"),
-        ("min_threshold_by_label", "{ zh = { \"intent.defer\" = 1.2 } }"),
+        (
+            "min_threshold_by_label",
+            "{ zh = { \"intent.defer\" = 1.2 } }",
+        ),
     ] {
         let e = classifier_error(&format!("{entry} = {bad}\n"));
         assert!(

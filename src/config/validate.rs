@@ -461,7 +461,10 @@ fn validate_classifier(c: &PipelineConfig) -> Result<(), ConfigError> {
                 );
             }
             if !(0.0..=1.0).contains(floor) {
-                return invalid(entry, format!("`{}`: `{label}` must be in [0, 1]", lang.code()));
+                return invalid(
+                    entry,
+                    format!("`{}`: `{label}` must be in [0, 1]", lang.code()),
+                );
             }
         }
     }

@@ -47,7 +47,11 @@ pub fn compile_any(patterns: &[String], origin: &Origin) -> Result<Option<Regex>
     Regex::new(&joined).map(Some).map_err(|joined_error| {
         let reason = patterns
             .iter()
-            .find_map(|p| Regex::new(p).err().map(|e| format!("bad pattern `{p}`: {e}")))
+            .find_map(|p| {
+                Regex::new(p)
+                    .err()
+                    .map(|e| format!("bad pattern `{p}`: {e}"))
+            })
             .unwrap_or_else(|| format!("patterns do not combine: {joined_error}"));
         ConfigError::Invalid {
             origin: origin.clone(),
