@@ -200,10 +200,25 @@ impl EntitiesStage {
             .filter(|s| s.speaker == Speaker::Salesperson)
         {
             let greeting = cues.store_greeting.as_ref().and_then(|r| r.find(&seg.text));
-            for hit in self.make_names.find(&seg.text) {
-                if greeting.is_some_and(|g| hit.start >= g.start() && hit.start <= g.end() + 24) {
-                    return vec![hit.entry];
+            let makes = self.make_names.find(&seg.text);
+            if let Some(first) = greeting.and_then(|g| {
+                makes
+                    .iter()
+                    .position(|h| h.start >= g.start() && h.start <= g.end() + 24)
+            }) {
+                // A store of several makes names them in a row: "Canyon Chrysler Dodge Jeep Ram",
+                // "Buick GMC of Mesa".
+                let mut home = vec![makes[first].entry];
+                for pair in makes[first..].windows(2) {
+                    let between = &seg.text[pair[0].end..pair[1].start.max(pair[0].end)];
+                    if pair[1].start < pair[0].end || !is_name_joiner(between) {
+                        break;
+                    }
+                    home.push(pair[1].entry);
                 }
+                return home;
+            }
+            for hit in makes {
                 *counts.entry(hit.entry).or_default() += 1;
             }
             for hit in self.model_names.find(&seg.text) {
@@ -230,6 +245,12 @@ impl EntitiesStage {
             }
         }
     }
+}
+
+/// What stands between two makes of one store's name: a space, a comma, "and", "&", "/", "-", "、".
+fn is_name_joiner(between: &str) -> bool {
+    let t = between.trim();
+    t.is_empty() || matches!(t, "," | "&" | "/" | "-" | "and" | "、" | "和")
 }
 
 /// Where the remarks about an entity end: its own clause, plus the short clauses after it that
