@@ -167,9 +167,7 @@ fn the_classifier_adds_mostly_right_labels_and_no_classifier_gives_the_rules() {
     let path = common::pipeline_path();
     let with = Pipeline::load(&path).unwrap();
     assert!(with.stage_names().contains(&"classifier"));
-    let mut config = dealerscope::config::PipelineConfig::load(&path).unwrap();
-    config.pipeline.stages.retain(|s| s != "classifier");
-    let without = Pipeline::from_config(config).unwrap();
+    let without = Pipeline::from_config(rules_only(with.config())).unwrap();
     let veto = &with.config().classifier.veto;
     let valued = &with.config().taxonomy.valued;
     let ids = |x: &dealerscope::analysis::Analysis| -> BTreeSet<String> {
@@ -288,6 +286,13 @@ fn shipped_config() -> dealerscope::config::PipelineConfig {
     dealerscope::config::PipelineConfig::load(&common::pipeline_path()).unwrap()
 }
 
+/// `config` without its classifier stage: the rule baseline.
+fn rules_only(config: &dealerscope::config::PipelineConfig) -> dealerscope::config::PipelineConfig {
+    let mut rules = config.clone();
+    rules.pipeline.stages.retain(|s| s != "classifier");
+    rules
+}
+
 /// The rules find a financing objection in en-t-010 that its gold does not have (the cited turn:
 /// "No, we don't need the Pilot. That's way too big for our garage."). The classifier, allowed
 /// to veto obj.financing, scores that turn near 0 and the wrong label goes.
@@ -297,8 +302,7 @@ fn the_classifier_vetoes_a_wrong_rule_detection_of_a_veto_label() {
     let label = "obj.financing".to_string();
     let shipped = shipped_config();
     assert!(shipped.classifier.veto.contains(&label));
-    let mut rules = shipped.clone();
-    rules.pipeline.stages.retain(|s| s != "classifier");
+    let rules = rules_only(&shipped);
     let mut no_veto = shipped.clone();
     no_veto.classifier.veto.clear();
     assert!(signal_ids(rules, fixture).contains(&label));
@@ -313,8 +317,7 @@ fn mandarin_conversations_have_a_floor_of_their_own() {
     let fixture = "zh/zh-t-003.txt";
     let shipped = shipped_config();
     assert_eq!(shipped.classifier.min_threshold_by_language.len(), 1);
-    let mut rules = shipped.clone();
-    rules.pipeline.stages.retain(|s| s != "classifier");
+    let rules = rules_only(&shipped);
     let mut veto_only = shipped.clone();
     veto_only
         .classifier
@@ -345,8 +348,7 @@ fn a_label_with_a_floor_of_its_own_is_added_where_its_language_adds_none() {
     let shipped = shipped_config();
     assert_eq!(shipped.classifier.min_threshold_by_language[&zh], 1.0);
     assert!(shipped.classifier.min_threshold_by_label[&zh].contains_key(&label));
-    let mut rules = shipped.clone();
-    rules.pipeline.stages.retain(|s| s != "classifier");
+    let rules = rules_only(&shipped);
     let mut language_floor = shipped.clone();
     language_floor.classifier.min_threshold_by_label.clear();
     assert!(!signal_ids(rules, fixture).contains(&label));
@@ -366,8 +368,7 @@ fn mandarin_conversations_have_a_veto_list_of_their_own() {
     let shipped = shipped_config();
     assert!(shipped.classifier.veto_by_language[&zh].contains(&label));
     assert!(!shipped.classifier.veto.contains(&label));
-    let mut rules = shipped.clone();
-    rules.pipeline.stages.retain(|s| s != "classifier");
+    let rules = rules_only(&shipped);
     let mut english_list = shipped.clone();
     english_list.classifier.veto_by_language.clear();
     assert!(signal_ids(rules, fixture).contains(&label));

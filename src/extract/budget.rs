@@ -55,6 +55,8 @@ struct Statement {
 struct Talk<'a> {
     /// The salesperson's turn the customer answers.
     asked_in: Option<&'a Segment>,
+    /// That turn is a question about the budget ("what monthly works for you?").
+    asked: bool,
     /// The kind that turn asks or speaks about ("how much down?").
     prompt: Option<BudgetKind>,
     /// The customer has been thinking in monthly payments and has not moved on to the total.
@@ -183,9 +185,8 @@ impl BudgetCues {
     /// question comes at the end ("with 3,000 down you'd be at 489; what monthly works?").
     /// Only a question makes "down" a kind: in a statement it is as often "come down" or "knock
     /// it down".
-    fn prompt_kind(&self, prompt: &Segment) -> Option<BudgetKind> {
+    fn prompt_kind(&self, prompt: &Segment, asked: bool) -> Option<BudgetKind> {
         let text = &prompt.text;
-        let asked = matches(&self.questions, text);
         let monthly = if asked {
             &self.monthly
         } else {
@@ -252,7 +253,7 @@ impl BudgetCues {
             return None;
         }
         let cue = matches(&self.cues, cue_window);
-        let asked = prompt.is_some_and(|p| matches(&self.questions, &p.text));
+        let asked = talk.asked;
         let said = if matches(&self.down, kind_window) {
             Some(BudgetKind::Down)
         } else if matches(&self.monthly, kind_window) {
@@ -383,9 +384,11 @@ impl Stage for BudgetStage {
                 continue;
             }
             let prompt = cx.conversation.prompt_before(i);
+            let asked = prompt.is_some_and(|p| matches(&cues.questions, &p.text));
             let talk = Talk {
                 asked_in: prompt,
-                prompt: prompt.and_then(|p| cues.prompt_kind(p)),
+                asked,
+                prompt: prompt.and_then(|p| cues.prompt_kind(p, asked)),
                 monthly: monthly_talk,
             };
             let before = statements.len();

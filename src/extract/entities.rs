@@ -306,6 +306,7 @@ impl Stage for EntitiesStage {
             })
             .collect();
         let said = self.model_values(&segments, &hits_per_turn, cues, lang);
+        let make_of = |entry: usize| self.make_index(&self.models[entry].make);
         let value_of = |entry: usize| {
             said.get(&entry).cloned().unwrap_or_else(|| {
                 let model = &self.models[entry];
@@ -442,20 +443,21 @@ impl Stage for EntitiesStage {
                 if let Some(prompt) = cx.conversation.prompt_before(index) {
                     let prompt_id = prompt.id;
                     for hit in self.model_names.find(&prompt.text) {
-                        let model = &self.models[hit.entry];
-                        if is_home(self.make_index(&model.make))
+                        if is_home(make_of(hit.entry))
                             && prompt.text.trim_end().ends_with(['?', '？'])
                         {
                             wanted.insert(hit.entry);
-                            let value = self.display(&model.name, model.name_zh.as_deref(), lang);
-                            cx.detections
-                                .add("pref.model", Some(value), 0.6, [seg.id, prompt_id]);
+                            cx.detections.add(
+                                "pref.model",
+                                Some(value_of(hit.entry)),
+                                0.6,
+                                [seg.id, prompt_id],
+                            );
                         }
                     }
                 }
             }
         }
-        let make_of = |entry: usize| self.make_index(&self.models[entry].make);
         let rivals: Vec<(usize, usize)> = rival_models
             .into_iter()
             .filter(|(entry, _)| !wanted.contains(entry))

@@ -10,7 +10,7 @@ use regex::{Regex, RegexSet, RegexSetBuilder};
 
 use super::lexicon::{compile_any, Lexicon, Lexicons};
 use crate::config::{ConfigError, Origin, PipelineConfig};
-use crate::conversation::Language;
+use crate::conversation::{Language, Segment};
 use crate::pipeline::{AnalyzeError, Context, Stage};
 
 /// A pattern compiled on first use: the regex set has already checked it, and most patterns
@@ -38,6 +38,19 @@ struct Rule {
     objects_to: Option<Regex>,
     negatable: bool,
     confidence: f64,
+}
+
+impl Rule {
+    /// The rule's exceptions: its `unless` in the turn, or its `unless_prompt` in the
+    /// salesperson's turn before it. They hold for a pattern match and for an answer alike.
+    fn excepted(&self, text: &str, prompt: Option<&Segment>) -> bool {
+        self.unless.as_ref().is_some_and(|u| u.is_match(text))
+            || self
+                .unless_prompt
+                .as_ref()
+                .zip(prompt)
+                .is_some_and(|(u, p)| u.is_match(&p.text))
+    }
 }
 
 struct LanguageRules {
@@ -144,13 +157,7 @@ impl Stage for SignalRulesStage {
             candidates.dedup();
             for ri in candidates {
                 let rule = &lr.rules[ri];
-                if rule.unless.as_ref().is_some_and(|u| u.is_match(text))
-                    || rule
-                        .unless_prompt
-                        .as_ref()
-                        .zip(prompt)
-                        .is_some_and(|(u, p)| u.is_match(&p.text))
-                {
+                if rule.excepted(text, prompt) {
                     cx.negated.insert((rule.label.clone(), seg.id));
                     continue;
                 }
@@ -197,14 +204,11 @@ impl Stage for SignalRulesStage {
                 } else {
                     &rule.objects_to
                 };
-                // The rule's exceptions hold for an answer too: "评估价三万二" - "太低了吧" objects
-                // to the trade-in offer, which obj.price's `unless_prompt` rules out.
-                let excepted = rule.unless.as_ref().is_some_and(|u| u.is_match(text))
-                    || rule
-                        .unless_prompt
-                        .as_ref()
-                        .is_some_and(|u| u.is_match(&prompt.text));
-                if !excepted && answered.as_ref().is_some_and(|p| p.is_match(&prompt.text)) {
+                // "评估价三万二" - "太低了吧" objects to the trade-in offer, which obj.price's
+                // `unless_prompt` rules out.
+                if answered.as_ref().is_some_and(|p| p.is_match(&prompt.text))
+                    && !rule.excepted(text, Some(prompt))
+                {
                     cx.detections.add(
                         &rule.label,
                         None,
