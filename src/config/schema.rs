@@ -283,6 +283,9 @@ pub struct BudgetLexicon {
     pub correction: Vec<String>,
     pub at_most: Vec<String>,
     pub at_least: Vec<String>,
+    /// Later in the turn of a figure: it was a ceiling ("..., and I don't want to go over that").
+    #[serde(default)]
+    pub at_most_later: Vec<String>,
     pub approximately: Vec<String>,
     /// After a figure: a little above it ("30万出头" is 300,000 to 330,000).
     #[serde(default)]
@@ -290,6 +293,14 @@ pub struct BudgetLexicon {
     /// Numbers in these contexts are not the customer's budget (trade-in values, counter-offers
     /// to a seller, other people's prices).
     pub not_budget: Vec<String>,
+    /// Anywhere in a figure's sentence: the customer proposes the figure to the seller, a
+    /// counter-offer rather than a budget ("十二万整，中不中？", "38万5落地，行的话今天就定").
+    #[serde(default)]
+    pub offer: Vec<String>,
+    /// Right before a bare figure of 1 to 12 (no "k", "万" or currency): it is an hour, not money
+    /// ("a dinner reservation at seven", "back by five").
+    #[serde(default)]
+    pub hour_before: Vec<String>,
     /// The customer takes the salesperson's figure as their own ("that's about my max").
     pub adopt: Vec<String>,
 }

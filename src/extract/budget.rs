@@ -26,9 +26,12 @@ struct BudgetCues {
     correction: Option<Regex>,
     at_most: Option<Regex>,
     at_least: Option<Regex>,
+    at_most_later: Option<Regex>,
     approximately: Option<Regex>,
     just_over: Option<Regex>,
     not_budget: Option<Regex>,
+    offer: Option<Regex>,
+    hour_before: Option<Regex>,
     adopt: Option<Regex>,
     default_currency: String,
 }
@@ -50,6 +53,9 @@ struct Statement {
     at: (usize, usize),
 }
 
+/// How many turns back a salesperson's figure can be echoed by the customer.
+const QUOTE_MEMORY: usize = 4;
+
 /// What the talk so far says a bare figure is about.
 #[derive(Debug, Clone, Copy, Default)]
 struct Talk<'a> {
@@ -61,6 +67,8 @@ struct Talk<'a> {
     prompt: Option<BudgetKind>,
     /// The customer has been thinking in monthly payments and has not moved on to the total.
     monthly: bool,
+    /// The figures the salesperson said in the last few turns (their prices and offers).
+    quoted: &'a [Amount],
 }
 
 fn matches(re: &Option<Regex>, text: &str) -> bool {
@@ -119,9 +127,12 @@ impl BudgetStage {
                     correction: compile_any(&b.correction, &at("correction"))?,
                     at_most: compile_any(&b.at_most, &at("at_most"))?,
                     at_least: compile_any(&b.at_least, &at("at_least"))?,
+                    at_most_later: compile_any(&b.at_most_later, &at("at_most_later"))?,
                     approximately: compile_any(&b.approximately, &at("approximately"))?,
                     just_over: compile_any(&b.just_over, &at("just_over"))?,
                     not_budget: compile_any(&b.not_budget, &at("not_budget"))?,
+                    offer: compile_any(&b.offer, &at("offer"))?,
+                    hour_before: compile_any(&b.hour_before, &at("hour_before"))?,
                     adopt: compile_any(&b.adopt, &at("adopt"))?,
                     default_currency,
                 },
@@ -206,6 +217,29 @@ impl BudgetCues {
         .map(|(k, _)| k)
     }
 
+    /// "十二万出头是多少？", "十六万多，超预算了": the customer repeats a figure the salesperson just
+    /// said (or rounds it) to query it or to object to it; it is the salesperson's price, not the
+    /// customer's budget.
+    fn echoes_salesperson(&self, text: &str, sent: (usize, usize), a: &Amount, quoted: &[Amount]) -> bool {
+        let repeated = quoted.iter().any(|said| {
+            said.scaled == a.scaled && a.value.lo <= said.value.lo && said.value.hi <= a.value.hi
+        });
+        let asks = text[a.end..]
+            .chars()
+            .find(|c| matches!(c, '?' | '？' | '.' | '。' | '!' | '！'));
+        // The objection may sit beside a bare repeat ("超预算了，十六万多"); a clause with words of
+        // its own ("首付八万倒是没问题") says what it means itself.
+        let clause = self.lexicon.clause(text, a.start, a.end);
+        let bare = format!("{}{}", &text[clause.0..a.start], &text[a.end..clause.1])
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .count()
+            <= 4;
+        repeated
+            && (matches!(asks, Some('?' | '？'))
+                || (bare && matches(&self.not_budget, &text[sent.0..sent.1])))
+    }
+
     /// What the customer says about one figure, or `None` if it is not their budget.
     /// `adopted`: the figure is the salesperson's and the customer has taken it as theirs.
     /// `neighbours`: where the figures before and after this one are, so that one figure's
@@ -240,7 +274,10 @@ impl BudgetCues {
             .as_ref()
             .and_then(|r| r.find(after))
             .is_some_and(|m| m.start() == 0);
-        let at_most = !point && (matches(&self.at_most, before) || matches(&self.at_most, after));
+        let at_most = !point
+            && (matches(&self.at_most, before)
+                || matches(&self.at_most, after)
+                || matches(&self.at_most_later, &text[a.end..neighbours.1.max(a.end)]));
         let at_least =
             !at_most && (matches(&self.at_least, before) || matches(&self.at_least, after));
         let just_over = matches(&self.just_over, after);
@@ -248,7 +285,10 @@ impl BudgetCues {
         // "no more than 400" is a bound, not a negation; "not 40, more like 30" is.
         let bounded = at_most || at_least;
         // An adopted figure is the salesperson's list price by nature; the customer made it theirs.
-        let excluded = !adopted && matches(&self.not_budget, &text[clause.0..clause.1]);
+        let excluded = !adopted
+            && (matches(&self.not_budget, &text[clause.0..clause.1])
+                || matches(&self.offer, &text[sent.0..sent.1])
+                || self.echoes_salesperson(text, sent, a, talk.quoted));
         if excluded || (!bounded && self.lexicon.is_negated(text, a.start, a.end)) {
             return None;
         }
@@ -285,6 +325,14 @@ impl BudgetCues {
             return None;
         }
         let money_like = a.currency.is_some() || a.scaled || a.ge;
+        if !money_like {
+            // "five point nine" is a rate; "at seven" a time.
+            let fraction = a.value.lo.fract() != 0.0 && a.value.hi < 100.0;
+            let hour = a.value.hi <= 12.0 && matches(&self.hour_before, before);
+            if fraction || hour {
+                return None;
+            }
+        }
         // "a 2012 Accord": a bare year is not money.
         if !money_like
             && kind == BudgetKind::Total
@@ -329,9 +377,12 @@ impl BudgetCues {
         if !plausible(kind, &currency, value.lo) || !plausible(kind, &currency, value.hi) {
             return None;
         }
+        // "十一二万吧，不能再多了", "30 to 35, no more": a range said as two figures keeps its floor
+        // under a ceiling word; a vague one ("十几万以内") does not.
+        let stated_range = value.lo < value.hi && !text[a.start..a.end].contains(['几', '多', '来']);
         let (min, max) = if just_over {
             (Some(value.lo), Some(value.hi * 11.0 / 10.0))
-        } else if at_most {
+        } else if at_most && !stated_range {
             (None, Some(value.hi))
         } else if at_least {
             (Some(value.lo), None)
@@ -385,7 +436,13 @@ impl Stage for BudgetStage {
             }
             let prompt = cx.conversation.prompt_before(i);
             let asked = prompt.is_some_and(|p| matches(&cues.questions, &p.text));
+            let quoted: Vec<Amount> = segments[i.saturating_sub(QUOTE_MEMORY)..i]
+                .iter()
+                .filter(|s| !s.speaker.is_customer_side())
+                .flat_map(|s| money::find(&s.text, lang))
+                .collect();
             let talk = Talk {
+                quoted: &quoted,
                 asked_in: prompt,
                 asked,
                 prompt: prompt.and_then(|p| cues.prompt_kind(p, asked)),
@@ -477,6 +534,18 @@ fn choose(mut statements: Vec<Statement>) -> Option<Statement> {
                     && prev.min != prev.max
                     && ((s.min.is_none() && s.max == prev.max)
                         || (s.max.is_none() && s.min == prev.min)) =>
+            {
+                let mut kept = prev;
+                kept.evidence.extend(s.evidence);
+                kept.evidence.dedup();
+                kept
+            }
+            // "No more than 350 a month." ... "Three-fifty.": the bare repeat is the same ceiling.
+            Some(prev)
+                if s.min.is_some()
+                    && s.min == s.max
+                    && (prev.min.is_none() || prev.max.is_none())
+                    && (prev.max == s.max || prev.min == s.min) =>
             {
                 let mut kept = prev;
                 kept.evidence.extend(s.evidence);

@@ -29,7 +29,7 @@ pub fn find(text: &str, lang: Language) -> Vec<Amount> {
             let latin: Vec<Amount> = find_en(text)
                 .into_iter()
                 .filter(|a| !all.iter().any(|b| a.start < b.end && b.start < a.end))
-                .filter(|a| !counts_zh(&text[a.end..]))
+                .filter(|a| !counts_zh(&text[a.end..]) && !in_model_code(text, a.start, a.end))
                 .collect();
             all.extend(latin);
             all.sort_by_key(|a| a.start);
@@ -37,6 +37,23 @@ pub fn find(text: &str, lang: Language) -> Vec<Amount> {
         }
     };
     join_ranges(text, single)
+}
+
+/// A figure written inside a model code ("L8 Pro", "A6L", "ID.3", "5系") names a car, not money.
+fn in_model_code(text: &str, start: usize, end: usize) -> bool {
+    if !text[start..].starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    let mut before = text[..start].chars().rev();
+    let letter_before = match before.next() {
+        Some('.') => before.next().is_some_and(|c| c.is_ascii_alphabetic()),
+        Some(c) => c.is_ascii_alphabetic(),
+        None => false,
+    };
+    letter_before
+        || text[end..].chars().next().is_some_and(|c| {
+            c == '系' || (c.is_ascii_alphabetic() && !matches!(c, 'w' | 'W' | 'k' | 'K'))
+        })
 }
 
 #[derive(Debug)]
@@ -82,6 +99,10 @@ fn tokens(text: &str) -> Vec<Token<'_>> {
                 } else {
                     break;
                 }
+            }
+            // "Four hundred's my limit": the number word without its "'s".
+            if text[start..end].ends_with("'s") {
+                end -= 2;
             }
             out.push(Token {
                 text: &text[start..end],
@@ -211,7 +232,11 @@ fn find_en(text: &str) -> Vec<Amount> {
                 next += 1;
             }
         }
-        if words.get(next).is_some_and(|w| counts_en(w)) {
+        // "fifty-some cents", "forty-odd miles"
+        let vague = words
+            .get(next)
+            .is_some_and(|w| matches!(*w, "some" | "odd" | "ish" | "something"));
+        if words.get(next + usize::from(vague)).is_some_and(|w| counts_en(w)) {
             i = next;
             continue;
         }
@@ -251,6 +276,10 @@ fn counts_en(w: &str) -> bool {
             | "hours"
             | "minutes"
             | "percent"
+            | "cents"
+            | "cent"
+            | "kwh"
+            | "kilowatt"
             | "kids"
             | "children"
             | "people"
@@ -344,6 +373,10 @@ fn find_zh(text: &str) -> Vec<Amount> {
                     && chars.get(j + 1).is_some_and(|c| c.1.is_ascii_digit())))
         {
             j += 1;
+        }
+        if in_model_code(text, chars[i].0, chars.get(j).map_or(text.len(), |c| c.0)) {
+            i = j;
+            continue;
         }
         let run: String = chars[i..j]
             .iter()
@@ -482,6 +515,8 @@ mod tests {
 
     #[test]
     fn english_amounts() {
+        assert_eq!(en("fifty-some cents a kilowatt-hour, forty-odd miles"), vec![]);
+        assert_eq!(en("Four hundred's my limit"), vec![(400.0, 400.0)]);
         assert_eq!(
             en("around $35,000 out the door"),
             vec![(35_000.0, 35_000.0)]
@@ -528,6 +563,7 @@ mod tests {
         assert_eq!(zh("多少钱"), vec![]);
         assert_eq!(zh("分36个月，三年，十万公里，7座"), vec![]);
         assert_eq!(zh("月供三千，分24期"), vec![(3_000.0, 3_000.0)]);
+        assert_eq!(zh("L8 Pro落地得多少？A6L还是5系，ID.3呢"), vec![]);
         let ge = &find("不超过18个", Language::Zh)[0];
         assert!(ge.ge && !ge.scaled);
         let yuan = &find("三千块钱", Language::Zh)[0];
