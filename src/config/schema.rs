@@ -241,6 +241,9 @@ pub struct RoleLexicon {
     /// labelled "Wife" are one person.
     #[serde(default)]
     pub possessive: Vec<String>,
+    /// A `who` (matched whole) that names nobody: "Everybody says ...", a sentence's first word.
+    #[serde(default)]
+    pub not_people: Vec<String>,
     /// A companion's speaker label matching this is a relation ("Customer's wife", "客户妻子"):
     /// its `who` group (else all of it) names them, in lower case. Any other label is a name
     /// ("Jake") and stays as written.

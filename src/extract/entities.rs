@@ -195,10 +195,24 @@ impl EntitiesStage {
             return self.home_makes.clone();
         }
         let mut counts: HashMap<usize, usize> = HashMap::new();
-        for seg in segments
-            .iter()
-            .filter(|s| s.speaker == Speaker::Salesperson)
-        {
+        // A make the customer just named tells nothing when the salesperson echoes it in reply
+        // ("What did you like about the Tesla?"): the store's makes are the ones it brings up.
+        let mut just_named: HashSet<usize> = HashSet::new();
+        for seg in segments {
+            if seg.speaker.is_customer_side() {
+                just_named.extend(self.make_names.find(&seg.text).iter().map(|h| h.entry));
+                just_named.extend(
+                    self.model_names
+                        .find(&seg.text)
+                        .iter()
+                        .filter_map(|h| self.make_index(&self.models[h.entry].make)),
+                );
+                continue;
+            }
+            if seg.speaker != Speaker::Salesperson {
+                continue;
+            }
+            let echoed = std::mem::take(&mut just_named);
             let greeting = cues.store_greeting.as_ref().and_then(|r| r.find(&seg.text));
             let makes = self.make_names.find(&seg.text);
             if let Some(first) = greeting.and_then(|g| {
@@ -219,11 +233,15 @@ impl EntitiesStage {
                 return home;
             }
             for hit in makes {
-                *counts.entry(hit.entry).or_default() += 1;
+                if !echoed.contains(&hit.entry) {
+                    *counts.entry(hit.entry).or_default() += 1;
+                }
             }
             for hit in self.model_names.find(&seg.text) {
                 if let Some(make) = self.make_index(&self.models[hit.entry].make) {
-                    *counts.entry(make).or_default() += 1;
+                    if !echoed.contains(&make) {
+                        *counts.entry(make).or_default() += 1;
+                    }
                 }
             }
         }
@@ -389,6 +407,7 @@ impl Stage for EntitiesStage {
                     continue;
                 }
                 if near(&cues.current_vehicle, text, (clause.0, hit.end))
+                    || near(&cues.someone_elses, text, (clause.0, hit.start))
                     || lex.is_negated(text, hit.start, hit.end)
                 {
                     continue;

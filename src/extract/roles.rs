@@ -39,6 +39,7 @@ enum Gender {
 struct People {
     lexicon: Arc<Lexicon>,
     speaker: Option<Regex>,
+    not_people: Option<Regex>,
     pronouns: Vec<(Gender, Regex)>,
     female: Option<Regex>,
     male: Option<Regex>,
@@ -129,6 +130,7 @@ impl People {
         Ok(People {
             lexicon,
             speaker: list("speaker", &whole(&l.speaker))?,
+            not_people: list("not_people", &whole(&l.not_people))?,
             pronouns,
             female: list("female", &l.female)?,
             male: list("male", &l.male)?,
@@ -262,6 +264,9 @@ impl People {
         let said = w.as_str().trim();
         if self.speaker.as_ref().is_some_and(|r| r.is_match(said)) {
             return Some(Who::Speaker);
+        }
+        if self.not_people.as_ref().is_some_and(|r| r.is_match(said)) {
+            return None;
         }
         match self.gender_of_pronoun(said) {
             // Nobody named to point to: "have him look at it" may mean the appraiser.
