@@ -333,6 +333,11 @@ pub struct EntityLexicon {
     /// In the sentence: a dealer is buying the customer's car, not selling them one.
     #[serde(default)]
     pub trade_context: Vec<String>,
+    /// In a salesperson's turn, right before a model: the model is the one the customer came for
+    /// or drove ("How was the Equinox EV?", "thinking about the M340i", "您看的是Q5L"), unless
+    /// the customer's reply turns it down.
+    #[serde(default)]
+    pub interest_named: Vec<String>,
     /// Right after a model's name: a trim, edition or powertrain said with it ("F Sport",
     /// "Long Range", "冠军版"), which the model's value keeps as said.
     #[serde(default)]

@@ -23,6 +23,7 @@ struct EntityCues {
     hypothetical: Option<Regex>,
     rejected: Option<Regex>,
     trade_context: Option<Regex>,
+    interest_named: Option<Regex>,
     /// Anchored at a model name's end: the trim words said right after it.
     trim: Option<Regex>,
 }
@@ -94,6 +95,13 @@ impl EntitiesStage {
                     hypothetical: compile_any(&e.hypothetical, &at("hypothetical"))?,
                     rejected: compile_any(&e.rejected, &at("rejected"))?,
                     trade_context: compile_any(&e.trade_context, &at("trade_context"))?,
+                    interest_named: compile_any(
+                        &e.interest_named
+                            .iter()
+                            .map(|p| format!("(?:{p})$"))
+                            .collect::<Vec<_>>(),
+                        &at("interest_named"),
+                    )?,
                     trim: if e.trim.is_empty() {
                         None
                     } else {
@@ -190,6 +198,41 @@ impl EntitiesStage {
 
     /// The makes this store sells: configured, else named in the salesperson's greeting, else
     /// the make the salesperson talks about most.
+    /// Models the salesperson's turn `at` names as the customer's ("How was the Equinox EV?"),
+    /// with the evidence: that turn and the customer's reply, which must not turn it down.
+    fn interest_named(
+        &self,
+        segments: &[Segment],
+        at: usize,
+        cues: &EntityCues,
+    ) -> Vec<(usize, Vec<usize>)> {
+        let Some(named) = &cues.interest_named else {
+            return Vec::new();
+        };
+        let seg = &segments[at];
+        let Some(reply) = segments[at + 1..]
+            .iter()
+            .take_while(|s| s.speaker != Speaker::Salesperson)
+            .find(|s| s.speaker.is_customer_side())
+        else {
+            return Vec::new();
+        };
+        let lex = &cues.lexicon;
+        let head: String = reply.text.trim_start().chars().take(24).collect();
+        if lex.rejects(&head) {
+            return Vec::new();
+        }
+        self.model_names
+            .find(&seg.text)
+            .into_iter()
+            .filter(|hit| {
+                let (from, _) = sentence(&seg.text, hit.start, hit.end);
+                named.is_match(&seg.text[from..hit.start])
+            })
+            .map(|hit| (hit.entry, vec![seg.id, reply.id]))
+            .collect()
+    }
+
     fn infer_home_makes(&self, segments: &[Segment], cues: &EntityCues) -> Vec<usize> {
         if !self.home_makes.is_empty() {
             return self.home_makes.clone();
@@ -349,6 +392,16 @@ impl Stage for EntitiesStage {
 
         for (index, seg) in segments.iter().enumerate() {
             let text = &seg.text;
+            if seg.speaker == Speaker::Salesperson {
+                for (entry, ids) in self.interest_named(&segments, index, cues) {
+                    if is_home(make_of(entry)) {
+                        wanted.insert(entry);
+                        cx.detections
+                            .add("pref.model", Some(value_of(entry)), 0.6, ids);
+                    }
+                }
+                continue;
+            }
             if !seg.speaker.is_customer_side() {
                 continue;
             }
@@ -458,11 +511,12 @@ impl Stage for EntitiesStage {
                 }
             }
             // "Want to see the Highlander?" — "Sure." : the model offered becomes an interest.
-            if model_hits.is_empty() && lex.affirms(text) {
+            if lex.affirms(text) {
                 if let Some(prompt) = cx.conversation.prompt_before(index) {
                     let prompt_id = prompt.id;
                     for hit in self.model_names.find(&prompt.text) {
                         if is_home(make_of(hit.entry))
+                            && !model_hits.iter().any(|m| m.entry == hit.entry)
                             && prompt.text.trim_end().ends_with(['?', '？'])
                         {
                             wanted.insert(hit.entry);

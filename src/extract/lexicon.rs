@@ -266,6 +266,14 @@ impl Lexicon {
         }
     }
 
+    /// A reply that starts by saying no ("No, the other one", "不是").
+    pub fn rejects(&self, head: &str) -> bool {
+        self.rejection
+            .as_ref()
+            .and_then(|r| r.find(head))
+            .is_some_and(|m| m.start() <= 4)
+    }
+
     /// A reply that says yes to the question before it.
     pub fn affirms(&self, reply: &str) -> bool {
         let head: String = reply.trim_start().chars().take(40).collect();
