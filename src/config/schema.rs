@@ -189,6 +189,9 @@ pub struct LanguageLexicon {
     pub complaint: Vec<String>,
     /// Clause boundaries beyond which negation does not reach.
     pub clause_breaks: Vec<String>,
+    /// Ending right where a break does, the break is no boundary: "anything but a minivan".
+    #[serde(default)]
+    pub clause_joins: Vec<String>,
     /// People a customer mentions ("my wife", "我老婆"): who a role or approval is, when the
     /// pattern that found it does not say.
     #[serde(default)]

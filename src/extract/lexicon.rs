@@ -139,6 +139,7 @@ pub struct Lexicon {
     rejection: Option<Regex>,
     complaint: Option<Regex>,
     clause_breaks: Regex,
+    clause_joins: Option<Regex>,
     people: Option<Regex>,
     pronouns: Option<Regex>,
 }
@@ -188,6 +189,13 @@ impl Lexicon {
             complaint: compile_any(&l.complaint, &at("complaint"))?,
             clause_breaks: breaks
                 .unwrap_or_else(|| Regex::new(r"[.!?;。！？；]").expect("literal regex")),
+            clause_joins: compile_any(
+                &l.clause_joins
+                    .iter()
+                    .map(|p| format!("(?:{p})$"))
+                    .collect::<Vec<_>>(),
+                &at("clause_joins"),
+            )?,
             people: compile_any(
                 &expand_each(&l.people, &l.roles.words, &at("people"))?,
                 &at("people"),
@@ -198,9 +206,15 @@ impl Lexicon {
 
     /// The clause around `start..end`: negation and bound words do not reach past it.
     pub fn clause(&self, text: &str, start: usize, end: usize) -> (usize, usize) {
+        let joined = |m: &regex::Match| {
+            self.clause_joins
+                .as_ref()
+                .is_some_and(|j| j.is_match(&text[..m.end()]))
+        };
         let from = self
             .clause_breaks
             .find_iter(&text[..start])
+            .filter(|m| !joined(m))
             .last()
             .map_or(0, |m| m.end());
         let to = self
