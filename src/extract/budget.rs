@@ -220,7 +220,13 @@ impl BudgetCues {
     /// "十二万出头是多少？", "十六万多，超预算了": the customer repeats a figure the salesperson just
     /// said (or rounds it) to query it or to object to it; it is the salesperson's price, not the
     /// customer's budget.
-    fn echoes_salesperson(&self, text: &str, sent: (usize, usize), a: &Amount, quoted: &[Amount]) -> bool {
+    fn echoes_salesperson(
+        &self,
+        text: &str,
+        sent: (usize, usize),
+        a: &Amount,
+        quoted: &[Amount],
+    ) -> bool {
         let repeated = quoted.iter().any(|said| {
             said.scaled == a.scaled && a.value.lo <= said.value.lo && said.value.hi <= a.value.hi
         });
@@ -379,7 +385,8 @@ impl BudgetCues {
         }
         // "十一二万吧，不能再多了", "30 to 35, no more": a range said as two figures keeps its floor
         // under a ceiling word; a vague one ("十几万以内") does not.
-        let stated_range = value.lo < value.hi && !text[a.start..a.end].contains(['几', '多', '来']);
+        let stated_range =
+            value.lo < value.hi && !text[a.start..a.end].contains(['几', '多', '来']);
         let (min, max) = if just_over {
             (Some(value.lo), Some(value.hi * 11.0 / 10.0))
         } else if at_most && !stated_range {

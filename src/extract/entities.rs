@@ -196,8 +196,6 @@ impl EntitiesStage {
         said
     }
 
-    /// The makes this store sells: configured, else named in the salesperson's greeting, else
-    /// the make the salesperson talks about most.
     /// Models the salesperson's turn `at` names as the customer's ("How was the Equinox EV?"),
     /// with the evidence: that turn and the customer's reply, which must not turn it down.
     fn interest_named(
@@ -233,6 +231,8 @@ impl EntitiesStage {
             .collect()
     }
 
+    /// The makes this store sells: configured, else named in the salesperson's greeting, else
+    /// the make the salesperson talks about most.
     fn infer_home_makes(&self, segments: &[Segment], cues: &EntityCues) -> Vec<usize> {
         if !self.home_makes.is_empty() {
             return self.home_makes.clone();

@@ -236,7 +236,10 @@ fn find_en(text: &str) -> Vec<Amount> {
         let vague = words
             .get(next)
             .is_some_and(|w| matches!(*w, "some" | "odd" | "ish" | "something"));
-        if words.get(next + usize::from(vague)).is_some_and(|w| counts_en(w)) {
+        if words
+            .get(next + usize::from(vague))
+            .is_some_and(|w| counts_en(w))
+        {
             i = next;
             continue;
         }
@@ -515,7 +518,10 @@ mod tests {
 
     #[test]
     fn english_amounts() {
-        assert_eq!(en("fifty-some cents a kilowatt-hour, forty-odd miles"), vec![]);
+        assert_eq!(
+            en("fifty-some cents a kilowatt-hour, forty-odd miles"),
+            vec![]
+        );
         assert_eq!(en("Four hundred's my limit"), vec![(400.0, 400.0)]);
         assert_eq!(
             en("around $35,000 out the door"),
