@@ -67,8 +67,9 @@ struct Talk<'a> {
     prompt: Option<BudgetKind>,
     /// The customer has been thinking in monthly payments and has not moved on to the total.
     monthly: bool,
-    /// The figures the salesperson said in the last few turns (their prices and offers).
-    quoted: &'a [Amount],
+    /// The figures the salesperson said in the last few turns (their prices and offers), a
+    /// list per turn.
+    quoted: &'a [Vec<Amount>],
 }
 
 fn matches(re: &Option<Regex>, text: &str) -> bool {
@@ -223,27 +224,28 @@ impl BudgetCues {
     fn echoes_salesperson(
         &self,
         text: &str,
-        sent: (usize, usize),
+        (clause, sent): ((usize, usize), (usize, usize)),
         a: &Amount,
-        quoted: &[Amount],
+        quoted: &[Vec<Amount>],
     ) -> bool {
-        let repeated = quoted.iter().any(|said| {
+        let repeated = quoted.iter().flatten().any(|said| {
             said.scaled == a.scaled && a.value.lo <= said.value.lo && said.value.hi <= a.value.hi
         });
+        if !repeated {
+            return false;
+        }
         let asks = text[a.end..]
             .chars()
             .find(|c| matches!(c, '?' | '？' | '.' | '。' | '!' | '！'));
         // The objection may sit beside a bare repeat ("超预算了，十六万多"); a clause with words of
         // its own ("首付八万倒是没问题") says what it means itself.
-        let clause = self.lexicon.clause(text, a.start, a.end);
-        let bare = format!("{}{}", &text[clause.0..a.start], &text[a.end..clause.1])
-            .chars()
+        let own_words = [&text[clause.0..a.start], &text[a.end..clause.1]]
+            .iter()
+            .flat_map(|part| part.chars())
             .filter(|c| c.is_alphanumeric())
-            .count()
-            <= 4;
-        repeated
-            && (matches!(asks, Some('?' | '？'))
-                || (bare && matches(&self.not_budget, &text[sent.0..sent.1])))
+            .count();
+        matches!(asks, Some('?' | '？'))
+            || (own_words <= 4 && matches(&self.not_budget, &text[sent.0..sent.1]))
     }
 
     /// What the customer says about one figure, or `None` if it is not their budget.
@@ -294,7 +296,7 @@ impl BudgetCues {
         let excluded = !adopted
             && (matches(&self.not_budget, &text[clause.0..clause.1])
                 || matches(&self.offer, &text[sent.0..sent.1])
-                || self.echoes_salesperson(text, sent, a, talk.quoted));
+                || self.echoes_salesperson(text, (clause, sent), a, talk.quoted));
         if excluded || (!bounded && self.lexicon.is_negated(text, a.start, a.end)) {
             return None;
         }
@@ -427,6 +429,17 @@ impl Stage for BudgetStage {
         let segments = &cx.conversation.segments;
         let mut statements: Vec<Statement> = Vec::new();
         let mut monthly_talk = false;
+        // Found once per turn, not again for each customer turn that may echo them.
+        let salesperson_figures: Vec<Vec<Amount>> = segments
+            .iter()
+            .map(|s| {
+                if s.speaker.is_customer_side() {
+                    Vec::new()
+                } else {
+                    money::find(&s.text, lang)
+                }
+            })
+            .collect();
         for (i, seg) in segments.iter().enumerate() {
             let customer = seg.speaker.is_customer_side();
             // The customer's words move the talk onto payments or off them; of the salesperson's,
@@ -443,13 +456,8 @@ impl Stage for BudgetStage {
             }
             let prompt = cx.conversation.prompt_before(i);
             let asked = prompt.is_some_and(|p| matches(&cues.questions, &p.text));
-            let quoted: Vec<Amount> = segments[i.saturating_sub(QUOTE_MEMORY)..i]
-                .iter()
-                .filter(|s| !s.speaker.is_customer_side())
-                .flat_map(|s| money::find(&s.text, lang))
-                .collect();
             let talk = Talk {
-                quoted: &quoted,
+                quoted: &salesperson_figures[i.saturating_sub(QUOTE_MEMORY)..i],
                 asked_in: prompt,
                 asked,
                 prompt: prompt.and_then(|p| cues.prompt_kind(p, asked)),

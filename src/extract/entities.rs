@@ -7,7 +7,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use super::gazetteer::{fold, Gazetteer, Hit};
-use super::lexicon::{compile_any, sentence, Lexicon, Lexicons};
+use super::lexicon::{compile_any, compile_any_at_end, sentence, Lexicon, Lexicons};
 use crate::config::{Make, Model, NamedEntity, Origin, PipelineConfig};
 use crate::conversation::{Language, Segment, Speaker};
 use crate::pipeline::{AnalyzeError, Context, Stage};
@@ -85,23 +85,11 @@ impl EntitiesStage {
                     competitor: compile_any(&e.competitor, &at("competitor"))?,
                     feature_complaint: compile_any(&e.feature_complaint, &at("feature_complaint"))?,
                     store_greeting: compile_any(&e.store_greeting, &at("store_greeting"))?,
-                    possessive: compile_any(
-                        &e.possessive
-                            .iter()
-                            .map(|p| format!("(?:{p})$"))
-                            .collect::<Vec<_>>(),
-                        &at("possessive"),
-                    )?,
+                    possessive: compile_any_at_end(&e.possessive, &at("possessive"))?,
                     hypothetical: compile_any(&e.hypothetical, &at("hypothetical"))?,
                     rejected: compile_any(&e.rejected, &at("rejected"))?,
                     trade_context: compile_any(&e.trade_context, &at("trade_context"))?,
-                    interest_named: compile_any(
-                        &e.interest_named
-                            .iter()
-                            .map(|p| format!("(?:{p})$"))
-                            .collect::<Vec<_>>(),
-                        &at("interest_named"),
-                    )?,
+                    interest_named: compile_any_at_end(&e.interest_named, &at("interest_named"))?,
                     trim: if e.trim.is_empty() {
                         None
                     } else {

@@ -60,6 +60,17 @@ pub fn compile_any(patterns: &[String], origin: &Origin) -> Result<Option<Regex>
     })
 }
 
+/// [`compile_any`] with each pattern anchored at the end of the text it is matched against: for
+/// words that must come right before something ("my " before a model, "anything but" before a
+/// clause break).
+pub fn compile_any_at_end(
+    patterns: &[String],
+    origin: &Origin,
+) -> Result<Option<Regex>, ConfigError> {
+    let anchored: Vec<String> = patterns.iter().map(|p| format!("(?:{p})$")).collect();
+    compile_any(&anchored, origin)
+}
+
 /// Replaces `{name}` with `(?:alternation)` for each named word group (groups may use groups):
 /// one list of kin words serves every role pattern instead of a copy in each. A `{name}` left
 /// over names no group and is an error (`\p{Han}` and `{2,4}` are regex syntax, not names).
@@ -189,13 +200,7 @@ impl Lexicon {
             complaint: compile_any(&l.complaint, &at("complaint"))?,
             clause_breaks: breaks
                 .unwrap_or_else(|| Regex::new(r"[.!?;。！？；]").expect("literal regex")),
-            clause_joins: compile_any(
-                &l.clause_joins
-                    .iter()
-                    .map(|p| format!("(?:{p})$"))
-                    .collect::<Vec<_>>(),
-                &at("clause_joins"),
-            )?,
+            clause_joins: compile_any_at_end(&l.clause_joins, &at("clause_joins"))?,
             people: compile_any(
                 &expand_each(&l.people, &l.roles.words, &at("people"))?,
                 &at("people"),
