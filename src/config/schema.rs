@@ -299,6 +299,18 @@ pub struct BudgetLexicon {
     /// Numbers in these contexts are not the customer's budget (trade-in values, counter-offers
     /// to a seller, other people's prices).
     pub not_budget: Vec<String>,
+    /// Phrases that keep a figure the customer's budget although its clause has a `not_budget`
+    /// word ("with my trade, I'll go up to 38"): they are blanked before that check.
+    #[serde(default)]
+    pub still_budget: Vec<String>,
+    /// Right after a figure: it is a difference between two prices, not a price ("two grand
+    /// less than your sticker", "three thousand off").
+    #[serde(default)]
+    pub difference_after: Vec<String>,
+    /// Right before a bare figure in digits (no currency, no "k"): it names a model or trim
+    /// ("drive the 450", "the 2500 with the Cummins"), unless a kind word follows it.
+    #[serde(default)]
+    pub name_before: Vec<String>,
     /// Anywhere in a figure's sentence: the customer proposes the figure to the seller, a
     /// counter-offer rather than a budget ("十二万整，中不中？", "38万5落地，行的话今天就定").
     #[serde(default)]

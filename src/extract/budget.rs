@@ -30,6 +30,9 @@ struct BudgetCues {
     approximately: Option<Regex>,
     just_over: Option<Regex>,
     not_budget: Option<Regex>,
+    still_budget: Option<Regex>,
+    difference_after: Option<Regex>,
+    name_before: Option<Regex>,
     offer: Option<Regex>,
     hour_before: Option<Regex>,
     adopt: Option<Regex>,
@@ -77,6 +80,16 @@ fn matches(re: &Option<Regex>, text: &str) -> bool {
 }
 
 /// Where the last match of `re` in `text` ends.
+/// `text` with every match of `re` blanked out (same length, so offsets still line up).
+fn blank(re: &Option<Regex>, text: &str) -> String {
+    match re {
+        Some(r) => r
+            .replace_all(text, |c: &regex::Captures| " ".repeat(c[0].len()))
+            .into_owned(),
+        None => text.to_string(),
+    }
+}
+
 fn last_match(re: &Option<Regex>, text: &str) -> Option<usize> {
     re.as_ref()?.find_iter(text).map(|m| m.end()).last()
 }
@@ -132,6 +145,9 @@ impl BudgetStage {
                     approximately: compile_any(&b.approximately, &at("approximately"))?,
                     just_over: compile_any(&b.just_over, &at("just_over"))?,
                     not_budget: compile_any(&b.not_budget, &at("not_budget"))?,
+                    still_budget: compile_any(&b.still_budget, &at("still_budget"))?,
+                    difference_after: compile_any(&b.difference_after, &at("difference_after"))?,
+                    name_before: compile_any(&b.name_before, &at("name_before"))?,
                     offer: compile_any(&b.offer, &at("offer"))?,
                     hour_before: compile_any(&b.hour_before, &at("hour_before"))?,
                     adopt: compile_any(&b.adopt, &at("adopt"))?,
@@ -246,6 +262,7 @@ impl BudgetCues {
             .count();
         matches!(asks, Some('?' | '？'))
             || (own_words <= 4 && matches(&self.not_budget, &text[sent.0..sent.1]))
+            || self.lexicon.complains(&text[clause.0..clause.1])
     }
 
     /// What the customer says about one figure, or `None` if it is not their budget.
@@ -294,9 +311,12 @@ impl BudgetCues {
         let bounded = at_most || at_least;
         // An adopted figure is the salesperson's list price by nature; the customer made it theirs.
         let excluded = !adopted
-            && (matches(&self.not_budget, &text[clause.0..clause.1])
-                || matches(&self.offer, &text[sent.0..sent.1])
-                || self.echoes_salesperson(text, (clause, sent), a, talk.quoted));
+            && (matches(
+                &self.not_budget,
+                &blank(&self.still_budget, &text[clause.0..clause.1]),
+            ) || matches(&self.offer, &text[sent.0..sent.1])
+                || matches(&self.difference_after, after)
+                || (!at_most && self.echoes_salesperson(text, (clause, sent), a, talk.quoted)));
         if excluded || (!bounded && self.lexicon.is_negated(text, a.start, a.end)) {
             return None;
         }
@@ -323,9 +343,11 @@ impl BudgetCues {
             None if talk.monthly && payment_sized => BudgetKind::Monthly,
             _ => BudgetKind::Total,
         });
-        // A total answering a trade-in or offer question is about that, not the budget.
+        // A total answering a trade-in or offer question is about that, not the budget; a
+        // ceiling ("keep each one under fifty-five") is the customer's whatever was asked.
         if kind == BudgetKind::Total
             && !cue
+            && !at_most
             && !asked
             && !adopted
             && prompt.is_some_and(|p| matches(&self.not_budget, &p.text))
@@ -340,6 +362,14 @@ impl BudgetCues {
             if fraction || hour {
                 return None;
             }
+        }
+        // "I'd like to drive the 450": a bare figure in digits after "the" names a model.
+        if !money_like
+            && said.is_none()
+            && text[a.start..a.end].bytes().all(|b| b.is_ascii_digit())
+            && matches(&self.name_before, before)
+        {
+            return None;
         }
         // "a 2012 Accord": a bare year is not money.
         if !money_like
@@ -515,7 +545,15 @@ fn close_ranges(text: &str, turn: Vec<Statement>, correction: &Option<Regex>) ->
             let point = prev.min.is_some() && prev.min == prev.max;
             let ceiling = s.min.is_none() && s.max.zip(prev.max).is_some_and(|(hi, lo)| hi > lo);
             let between = text.get(prev.at.1..s.at.0).unwrap_or("");
-            if s.kind == prev.kind && point && ceiling && !matches(correction, between) {
+            // "Like six-fifty. Whatever I get next, I don't wanna go over seven hundred": a new
+            // sentence is a new statement (the first was what they pay now).
+            let new_sentence = between.contains(['.', '!', '?', '。', '！', '？']);
+            if s.kind == prev.kind
+                && point
+                && ceiling
+                && !new_sentence
+                && !matches(correction, between)
+            {
                 prev.max = s.max;
                 prev.at.1 = s.at.1;
                 prev.confidence = prev.confidence.max(s.confidence);

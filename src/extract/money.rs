@@ -221,6 +221,11 @@ fn find_en(text: &str) -> Vec<Amount> {
             }
             continue;
         };
+        // "a two thousand fourteen Elantra": a model year said in words.
+        if currency.is_none() && spoken_year(&words, i, next, value) {
+            i = next;
+            continue;
+        }
         if !scaled {
             if let Some(k) = words.get(next).and_then(|w| match *w {
                 "k" | "grand" | "thousand" => Some(1_000.0),
@@ -260,6 +265,24 @@ fn find_en(text: &str) -> Vec<Amount> {
     out
 }
 
+/// `words[start..end]` is "two thousand" and a year's last digits after "a", "my", "the"...,
+/// and no money word follows it.
+fn spoken_year(words: &[&str], start: usize, end: usize, value: Span) -> bool {
+    end >= start + 3
+        && words[start] == "two"
+        && words[start + 1] == "thousand"
+        && value.is_exact()
+        && (2001.0..=2035.0).contains(&value.lo)
+        && start > 0
+        && matches!(
+            words[start - 1],
+            "a" | "an" | "my" | "our" | "his" | "her" | "their" | "the" | "that" | "this" | "your"
+        )
+        && !words
+            .get(end)
+            .is_some_and(|w| matches!(*w, "dollars" | "dollar" | "bucks" | "down" | "cash"))
+}
+
 /// Nouns that make the figure before them a count, not money: "thirty six months", "120k
 /// miles". The singular "month" is left out: "$400/month" is money.
 fn counts_en(w: &str) -> bool {
@@ -294,6 +317,30 @@ fn counts_en(w: &str) -> bool {
             | "horsepower"
             | "hp"
             | "mpg"
+            | "foot"
+            | "feet"
+            | "ft"
+            | "tons"
+            | "ton"
+            | "lbs"
+            | "gallons"
+            | "liters"
+            | "litres"
+            | "drivers"
+            | "employees"
+            | "techs"
+            | "guys"
+            | "passengers"
+            | "rows"
+            | "vans"
+            | "trucks"
+            | "cars"
+            | "vehicles"
+            | "units"
+            | "times"
+            | "owners"
+            | "locations"
+            | "stores"
     )
 }
 
@@ -523,6 +570,10 @@ mod tests {
             vec![]
         );
         assert_eq!(en("Four hundred's my limit"), vec![(400.0, 400.0)]);
+        assert_eq!(en("twelve-foot pipe, six drivers"), vec![]);
+        // A model year after a determiner; a price said the same way stays money.
+        assert_eq!(en("my two thousand fourteen Elantra"), vec![]);
+        assert_eq!(en("two thousand fifteen dollars"), vec![(2_015.0, 2_015.0)]);
         assert_eq!(
             en("around $35,000 out the door"),
             vec![(35_000.0, 35_000.0)]
