@@ -328,6 +328,10 @@ pub struct BudgetLexicon {
 pub struct EntityLexicon {
     /// Around a model the customer names: it is what they drive now.
     pub current_vehicle: Vec<String>,
+    /// A salesperson's question about the customer's car ("what are you driving now?"): a model
+    /// in the first sentence of the reply is that car.
+    #[serde(default)]
+    pub current_vehicle_question: Vec<String>,
     /// ... it is someone else's car, not an interest.
     pub someone_elses: Vec<String>,
     /// ... it is being compared or shopped elsewhere.

@@ -90,6 +90,13 @@ fn blank(re: &Option<Regex>, text: &str) -> String {
     }
 }
 
+/// The sentence that `rest` continues ends in a question mark.
+fn ends_in_question(rest: &str) -> bool {
+    rest.chars()
+        .find(|c| matches!(c, '?' | '？' | '.' | '。' | '!' | '！'))
+        .is_some_and(|c| matches!(c, '?' | '？'))
+}
+
 fn last_match(re: &Option<Regex>, text: &str) -> Option<usize> {
     re.as_ref()?.find_iter(text).map(|m| m.end()).last()
 }
@@ -250,9 +257,7 @@ impl BudgetCues {
         if !repeated {
             return false;
         }
-        let asks = text[a.end..]
-            .chars()
-            .find(|c| matches!(c, '?' | '？' | '.' | '。' | '!' | '！'));
+        let asks = ends_in_question(&text[a.end..]);
         // The objection may sit beside a bare repeat ("超预算了，十六万多"); a clause with words of
         // its own ("首付八万倒是没问题") says what it means itself.
         let own_words = [&text[clause.0..a.start], &text[a.end..clause.1]]
@@ -260,8 +265,7 @@ impl BudgetCues {
             .flat_map(|part| part.chars())
             .filter(|c| c.is_alphanumeric())
             .count();
-        matches!(asks, Some('?' | '？'))
-            || (own_words <= 4 && matches(&self.not_budget, &text[sent.0..sent.1]))
+        asks || (own_words <= 4 && matches(&self.not_budget, &text[sent.0..sent.1]))
             || self.lexicon.complains(&text[clause.0..clause.1])
     }
 
@@ -316,7 +320,7 @@ impl BudgetCues {
                 &blank(&self.still_budget, &text[clause.0..clause.1]),
             ) || matches(&self.offer, &text[sent.0..sent.1])
                 || matches(&self.difference_after, after)
-                || (!at_most && self.echoes_salesperson(text, (clause, sent), a, talk.quoted)));
+                || self.echoes_salesperson(text, (clause, sent), a, talk.quoted));
         if excluded || (!bounded && self.lexicon.is_negated(text, a.start, a.end)) {
             return None;
         }
@@ -344,10 +348,12 @@ impl BudgetCues {
             _ => BudgetKind::Total,
         });
         // A total answering a trade-in or offer question is about that, not the budget; a
-        // ceiling ("keep each one under fifty-five") is the customer's whatever was asked.
+        // ceiling the customer states ("keep each one under fifty-five") is theirs whatever was
+        // asked, one they ask about ("那不到二十万了？") is not.
+        let asks = ends_in_question(&text[a.end..]);
         if kind == BudgetKind::Total
             && !cue
-            && !at_most
+            && !(at_most && !asks)
             && !asked
             && !adopted
             && prompt.is_some_and(|p| matches(&self.not_budget, &p.text))

@@ -15,6 +15,7 @@ use crate::pipeline::{AnalyzeError, Context, Stage};
 struct EntityCues {
     lexicon: Arc<Lexicon>,
     current_vehicle: Option<Regex>,
+    current_vehicle_question: Option<Regex>,
     someone_elses: Option<Regex>,
     competitor: Option<Regex>,
     feature_complaint: Option<Regex>,
@@ -81,6 +82,10 @@ impl EntitiesStage {
                 EntityCues {
                     lexicon: lexicons.get(language),
                     current_vehicle: compile_any(&e.current_vehicle, &at("current_vehicle"))?,
+                    current_vehicle_question: compile_any(
+                        &e.current_vehicle_question,
+                        &at("current_vehicle_question"),
+                    )?,
                     someone_elses: compile_any(&e.someone_elses, &at("someone_elses"))?,
                     competitor: compile_any(&e.competitor, &at("competitor"))?,
                     feature_complaint: compile_any(&e.feature_complaint, &at("feature_complaint"))?,
@@ -367,6 +372,8 @@ impl Stage for EntitiesStage {
         // one ("also looking at Hyundai" ... "the Ioniq 6").
         let mut wanted: HashSet<usize> = HashSet::new();
         let mut not_wanted: HashSet<usize> = HashSet::new();
+        // The customer's own car, named again later ("the Jetta was in the shop"), is no rival.
+        let mut owned_models: HashSet<usize> = HashSet::new();
         let mut rival_models: Vec<(usize, usize)> = Vec::new();
         let mut rival_makes: Vec<(usize, usize)> = Vec::new();
         let mut turns_naming: HashMap<usize, usize> = HashMap::new();
@@ -394,6 +401,11 @@ impl Stage for EntitiesStage {
                 continue;
             }
             let model_hits = &hits_per_turn[index];
+            let asked_their_car = cx
+                .conversation
+                .prompt_before(index)
+                .is_some_and(|p| near(&cues.current_vehicle_question, &p.text, (0, p.text.len())));
+            let first_sentence_end = sentence(text, 0, 0).1;
             for hit in model_hits {
                 let clause = lex.clause(text, hit.start, hit.end);
                 let sent = sentence(text, hit.start, hit.end);
@@ -401,8 +413,12 @@ impl Stage for EntitiesStage {
                 let make = self.make_index(&model.make);
                 let head = &text[sent.0..hit.start];
                 let owned = cues.possessive.as_ref().is_some_and(|r| r.is_match(head));
-                if owned || near(&cues.current_vehicle, text, (clause.0, hit.end)) {
+                if owned
+                    || (asked_their_car && hit.end <= first_sentence_end)
+                    || near(&cues.current_vehicle, text, (clause.0, hit.end))
+                {
                     not_wanted.insert(hit.entry);
+                    owned_models.insert(hit.entry);
                     let said = with_year_before(text, clause.0, hit);
                     cx.facts
                         .entry("current_vehicle".into())
@@ -521,7 +537,7 @@ impl Stage for EntitiesStage {
         }
         let rivals: Vec<(usize, usize)> = rival_models
             .into_iter()
-            .filter(|(entry, _)| !wanted.contains(entry))
+            .filter(|(entry, _)| !wanted.contains(entry) && !owned_models.contains(entry))
             .collect();
         for &(entry, id) in &rivals {
             cx.detections
