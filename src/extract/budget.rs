@@ -350,10 +350,10 @@ impl BudgetCues {
         // A total answering a trade-in or offer question is about that, not the budget; a
         // ceiling the customer states ("keep each one under fifty-five") is theirs whatever was
         // asked, one they ask about ("那不到二十万了？") is not.
-        let asks = ends_in_question(&text[a.end..]);
+        let stated_ceiling = at_most && !ends_in_question(&text[a.end..]);
         if kind == BudgetKind::Total
             && !cue
-            && !(at_most && !asks)
+            && !stated_ceiling
             && !asked
             && !adopted
             && prompt.is_some_and(|p| matches(&self.not_budget, &p.text))
