@@ -332,6 +332,11 @@ pub struct EntityLexicon {
     /// in the first sentence of the reply is that car.
     #[serde(default)]
     pub current_vehicle_question: Vec<String>,
+    /// In a clause naming a model, it is another store's offer ("the Model X is cheaper",
+    /// "别家的报价"): when the salesperson never says what the store sells, the first model the
+    /// customer names outside such a clause is taken as the store's.
+    #[serde(default)]
+    pub rival_offer: Vec<String>,
     /// ... it is someone else's car, not an interest.
     pub someone_elses: Vec<String>,
     /// ... it is being compared or shopped elsewhere.

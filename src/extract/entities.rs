@@ -16,6 +16,7 @@ struct EntityCues {
     lexicon: Arc<Lexicon>,
     current_vehicle: Option<Regex>,
     current_vehicle_question: Option<Regex>,
+    rival_offer: Option<Regex>,
     someone_elses: Option<Regex>,
     competitor: Option<Regex>,
     feature_complaint: Option<Regex>,
@@ -82,6 +83,7 @@ impl EntitiesStage {
                 EntityCues {
                     lexicon: lexicons.get(language),
                     current_vehicle: compile_any(&e.current_vehicle, &at("current_vehicle"))?,
+                    rival_offer: compile_any(&e.rival_offer, &at("rival_offer"))?,
                     current_vehicle_question: compile_any(
                         &e.current_vehicle_question,
                         &at("current_vehicle_question"),
@@ -288,12 +290,23 @@ impl EntitiesStage {
             Some((&make, _)) => vec![make],
             None => {
                 // No word from the store: the first make the customer names is taken as the one
-                // they came for.
+                // they came for, unless they name it as a rival ("the Model X is cheaper") or
+                // as their own car.
                 segments
                     .iter()
                     .filter(|s| s.speaker.is_customer_side())
-                    .flat_map(|s| self.model_names.find(&s.text))
-                    .find_map(|h| self.make_index(&self.models[h.entry].make))
+                    .flat_map(|s| {
+                        self.model_names
+                            .find(&s.text)
+                            .into_iter()
+                            .map(move |h| (s.text.as_str(), h))
+                    })
+                    .filter(|(text, h)| {
+                        let clause = cues.lexicon.clause(text, h.start, h.end);
+                        !near(&cues.rival_offer, text, clause)
+                            && !near(&cues.current_vehicle, text, (clause.0, h.end))
+                    })
+                    .find_map(|(_, h)| self.make_index(&self.models[h.entry].make))
                     .into_iter()
                     .collect()
             }
