@@ -241,9 +241,9 @@ impl BudgetCues {
         .map(|(k, _)| k)
     }
 
-    /// "十二万出头是多少？", "十六万多，超预算了": the customer repeats a figure the salesperson just
-    /// said (or rounds it) to query it or to object to it; it is the salesperson's price, not the
-    /// customer's budget.
+    /// "十二万出头是多少？", "十六万多，超预算了", "Five-eighty-nine is way over": the customer repeats a
+    /// figure the salesperson just said (or rounds it) to query it or to complain of it; it is the
+    /// salesperson's price, not the customer's budget.
     fn echoes_salesperson(
         &self,
         text: &str,
