@@ -239,7 +239,10 @@ fn the_classifier_adds_mostly_right_labels_and_no_classifier_gives_the_rules() {
     );
     // Labels whose English additions were mostly wrong have a floor of 1.0 (classifier.toml), so
     // fewer are added, and more of those are right (14 right, 3 wrong when the floors were set).
-    assert!(added_right >= 12 && added_right > 2 * added_wrong, "{counts}");
+    assert!(
+        added_right >= 12 && added_right > 2 * added_wrong,
+        "{counts}"
+    );
     assert!(dropped_wrong > dropped_right, "{counts}");
 }
 

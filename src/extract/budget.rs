@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use super::lexicon::{compile_any, sentence, Lexicon, Lexicons};
+use super::lexicon::{blank, compile_any, sentence, Lexicon, Lexicons};
 use super::money::{self, Amount};
 use crate::analysis::{Budget, BudgetKind};
 use crate::config::{ConfigError, Origin, PipelineConfig};
@@ -80,16 +80,6 @@ fn matches(re: &Option<Regex>, text: &str) -> bool {
 }
 
 /// Where the last match of `re` in `text` ends.
-/// `text` with every match of `re` blanked out (same length, so offsets still line up).
-fn blank(re: &Option<Regex>, text: &str) -> String {
-    match re {
-        Some(r) => r
-            .replace_all(text, |c: &regex::Captures| " ".repeat(c[0].len()))
-            .into_owned(),
-        None => text.to_string(),
-    }
-}
-
 /// The sentence that `rest` continues ends in a question mark.
 fn ends_in_question(rest: &str) -> bool {
     rest.chars()

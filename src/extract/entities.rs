@@ -414,11 +414,12 @@ impl Stage for EntitiesStage {
                 continue;
             }
             let model_hits = &hits_per_turn[index];
-            let asked_their_car = cx
+            // Asked about their car, the first sentence of the reply names it.
+            let own_car_answer_end = cx
                 .conversation
                 .prompt_before(index)
-                .is_some_and(|p| near(&cues.current_vehicle_question, &p.text, (0, p.text.len())));
-            let first_sentence_end = sentence(text, 0, 0).1;
+                .filter(|p| near(&cues.current_vehicle_question, &p.text, (0, p.text.len())))
+                .map(|_| sentence(text, 0, 0).1);
             for hit in model_hits {
                 let clause = lex.clause(text, hit.start, hit.end);
                 let sent = sentence(text, hit.start, hit.end);
@@ -427,7 +428,7 @@ impl Stage for EntitiesStage {
                 let head = &text[sent.0..hit.start];
                 let owned = cues.possessive.as_ref().is_some_and(|r| r.is_match(head));
                 if owned
-                    || (asked_their_car && hit.end <= first_sentence_end)
+                    || own_car_answer_end.is_some_and(|end| hit.end <= end)
                     || near(&cues.current_vehicle, text, (clause.0, hit.end))
                 {
                     not_wanted.insert(hit.entry);

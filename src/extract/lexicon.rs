@@ -71,6 +71,17 @@ pub fn compile_any_at_end(
     compile_any(&anchored, origin)
 }
 
+/// `text` with every match of `re` turned into as many spaces as it had characters, so that
+/// character windows around what is left still line up.
+pub fn blank(re: &Option<Regex>, text: &str) -> String {
+    match re {
+        Some(r) => r
+            .replace_all(text, |c: &regex::Captures| " ".repeat(c[0].chars().count()))
+            .into_owned(),
+        None => text.to_string(),
+    }
+}
+
 /// Replaces `{name}` with `(?:alternation)` for each named word group (groups may use groups):
 /// one list of kin words serves every role pattern instead of a copy in each. A `{name}` left
 /// over names no group and is an error (`\p{Han}` and `{2,4}` are regex syntax, not names).
@@ -277,12 +288,7 @@ impl Lexicon {
 
     /// "有没有现车" asks; it does not deny. Such phrases are blanked before looking for negation.
     fn blank_not_negations(&self, text: &str) -> String {
-        match &self.not_negation {
-            Some(r) => r
-                .replace_all(text, |c: &regex::Captures| " ".repeat(c[0].chars().count()))
-                .into_owned(),
-            None => text.to_string(),
-        }
+        blank(&self.not_negation, text)
     }
 
     /// A reply that starts by saying no ("No, the other one", "不是").
